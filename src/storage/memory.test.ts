@@ -1,0 +1,7 @@
+import { MemoryStorage } from './memory.ts';
+import { describeStorageContract } from './contract.ts';
+
+describeStorageContract('memory', async () => {
+  const s = new MemoryStorage();
+  return { appendable: s, queryable: () => s, seal: async () => {}, close: () => s.close() };
+});
