@@ -1,5 +1,5 @@
 import { MemoryStorage } from './memory.ts';
-import { describeStorageContract } from './contract.ts';
+import { describeStorageContract } from './testing.ts';
 
 describeStorageContract('memory', async () => {
   const s = new MemoryStorage();
