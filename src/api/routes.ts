@@ -1,0 +1,13 @@
+/**
+ * Every group of routes, registered in this order. A module's routes live in their own file
+ * under src/api and are added here with one line.
+ */
+import type { Hono } from 'hono';
+import type { ApiDeps } from './deps.ts';
+import { registerCoreRoutes } from './core-routes.ts';
+
+export type RouteRegistrar = (app: Hono, deps: ApiDeps) => void;
+
+export const ROUTE_REGISTRARS: readonly RouteRegistrar[] = [
+  registerCoreRoutes,
+];

@@ -1,0 +1,186 @@
+/**
+ * The one place that builds Vigil's object graph: configuration, self-metrics, health, the
+ * modules, and the HTTP server, started in dependency order and stopped in reverse.
+ * The CLI (`vigil server`) owns the process (flags, signals, exit codes) and calls
+ * `startServer`; tests call it directly.
+ */
+import { mkdir, writeFile, unlink } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { CORE_SECTIONS, ConfigManager, serverSection, storageSection, type ConfigSection, type ReloadResult } from './config/index.ts';
+import { buildHttpApp, createSelfMetricsRegistry, HealthRegistry, listen, processHealthChecks, type ApiDeps, type BuildInfo } from './api/index.ts';
+import { errorMessage, formatDuration, VigilError } from './model/index.ts';
+
+/** Every configuration section Vigil understands (modules append theirs here). */
+export function configSections(): ConfigSection[] {
+  return [...CORE_SECTIONS];
+}
+
+/**
+ * The configuration Vigil runs on when no file is given: Prometheus' defaults with a 15 s
+ * scrape and evaluation interval.
+ */
+export function embeddedDefaultsYaml(listenAddress: string): string {
+  return [
+    '# Vigil embedded defaults (used when no --config.file is given and ./vigil.yml does not exist).',
+    'global:',
+    '  scrape_interval: 15s',
+    '  evaluation_interval: 15s',
+    'server:',
+    `  listen_address: ${JSON.stringify(listenAddress)}`,
+    '',
+  ].join('\n');
+}
+
+export interface ServerOptions {
+  /** Configuration file; undefined runs on `embeddedDefaultsYaml`. */
+  configFile: string | undefined;
+  /** Values given as flags; they win over the configuration file. */
+  overrides: {
+    listenAddress?: string;
+    externalUrl?: string;
+    dataDir?: string;
+    retentionTimeMs?: number;
+    retentionSizeBytes?: number;
+  };
+  lifecycleEnabled: boolean;
+  adminApiEnabled: boolean;
+  query: { lookbackDeltaMs: number; maxSamples: number; timeoutMs: number; maxConcurrency: number };
+  logger: Logger;
+  /** Every flag with its effective value, for `/api/v1/status/flags`. */
+  flags: Record<string, string>;
+  buildInfo: BuildInfo;
+  /** Called when something inside asks the process to stop (`/-/quit`). */
+  onShutdownRequest?: () => void;
+}
+
+export interface RunningServer {
+  address: { host: string; port: number };
+  /** Base URL of the HTTP server, e.g. `http://127.0.0.1:9090`. */
+  url: string;
+  dataDir: string;
+  reload(): Promise<ReloadResult>;
+  /** Graceful stop, bounded by `server.shutdown_timeout`. Idempotent. */
+  stop(): Promise<void>;
+}
+
+interface Closer {
+  name: string;
+  close(): Promise<void> | void;
+}
+
+async function ensureWritableDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    const probe = join(dir, `.vigil-write-test-${process.pid}`);
+    await writeFile(probe, '');
+    await unlink(probe);
+  } catch (e) {
+    throw new VigilError('datadir_unwritable', `data directory ${dir} is not writable: ${errorMessage(e)}`);
+  }
+}
+
+/**
+ * Starts Vigil. Throws ConfigError for an invalid configuration and VigilError for other
+ * start-up failures (data directory not writable, port taken); nothing is left running then.
+ */
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const log = opts.logger;
+  const startTime = Date.now();
+  const closers: Closer[] = [];
+  const closeAll = async (deadline: number) => {
+    for (const c of closers.reverse()) {
+      const t0 = Date.now();
+      try {
+        await Promise.race([Promise.resolve(c.close()), new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())).unref())]);
+        log.info({ component: c.name, durationMs: Date.now() - t0 }, 'stopped');
+      } catch (e) {
+        log.error({ component: c.name, err: errorMessage(e) }, 'error while stopping');
+      }
+    }
+    closers.length = 0;
+  };
+
+  try {
+    const registry = createSelfMetricsRegistry(opts.buildInfo.version);
+    const config = new ConfigManager({
+      file: opts.configFile,
+      sections: configSections(),
+      logger: log.child({ component: 'config' }),
+      registry,
+      defaultsYaml: embeddedDefaultsYaml(opts.overrides.listenAddress ?? '127.0.0.1:9090'),
+    });
+    const cfg = await config.load();
+    const serverCfg = cfg.get(serverSection);
+    const storageCfg = cfg.get(storageSection);
+    const listenAddress = opts.overrides.listenAddress ?? serverCfg.listen_address;
+    const dataDir = resolve(opts.overrides.dataDir ?? storageCfg.path);
+    const retentionTimeMs = opts.overrides.retentionTimeMs ?? storageCfg.retention.time;
+    const retentionSizeBytes = opts.overrides.retentionSizeBytes ?? storageCfg.retention.size;
+    const externalUrl = opts.overrides.externalUrl ?? serverCfg.external_url ?? `http://${listenAddress.replace(/^0\.0\.0\.0:/, 'localhost:')}/`;
+
+    log.info(
+      { version: opts.buildInfo.version, revision: opts.buildInfo.revision, node: process.version, configFile: opts.configFile ?? '<embedded defaults>', dataDir, listenAddress, retention: formatDuration(retentionTimeMs), retentionSize: retentionSizeBytes },
+      'Starting Vigil',
+    );
+    await ensureWritableDir(dataDir);
+
+    const health = new HealthRegistry({
+      version: opts.buildInfo.version,
+      releaseId: `${opts.buildInfo.version}+${opts.buildInfo.revision.slice(0, 12)}`,
+      serviceId: `vigil@${listenAddress}`,
+      description: 'Vigil: monitoring, alerting and incident response',
+    });
+    const proc = processHealthChecks({ dataDir });
+    proc.checks.forEach((c) => health.register(c));
+    closers.push({ name: 'health', close: () => proc.stop() });
+    health.register(config.healthCheck());
+
+    let ready = false;
+    const deps: ApiDeps = {
+      logger: log.child({ component: 'web' }),
+      registry,
+      health,
+      buildInfo: opts.buildInfo,
+      startTime,
+      isReady: () => ready,
+      reload: () => config.reload(),
+      config,
+      flags: opts.flags,
+      dataDir,
+      lifecycleEnabled: opts.lifecycleEnabled,
+      requestShutdown: opts.onShutdownRequest,
+    };
+    void externalUrl;
+
+    const app = buildHttpApp(deps);
+    const http = await listen(app, listenAddress);
+    // The HTTP server stops first (reverse order): no new requests while modules flush.
+    closers.push({ name: 'web', close: () => http.close(Math.max(1000, serverCfg.shutdown_timeout / 2)) });
+    ready = true;
+    log.info({ address: `${http.address.host}:${http.address.port}`, startupMs: Date.now() - startTime }, 'Server is ready to receive web requests.');
+
+    let stopping: Promise<void> | undefined;
+    return {
+      address: http.address,
+      url: `http://${http.address.host.includes(':') ? `[${http.address.host}]` : http.address.host}:${http.address.port}`,
+      dataDir,
+      reload: () => config.reload(),
+      stop: () => {
+        if (!stopping) {
+          stopping = (async () => {
+            ready = false;
+            const t0 = Date.now();
+            log.info('Stopping Vigil: no new requests, flushing modules');
+            await closeAll(t0 + config.current.get(serverSection).shutdown_timeout);
+            log.info({ durationMs: Date.now() - t0 }, 'Vigil stopped');
+          })();
+        }
+        return stopping;
+      },
+    };
+  } catch (e) {
+    await closeAll(Date.now() + 5000);
+    throw e;
+  }
+}

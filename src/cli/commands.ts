@@ -1,0 +1,9 @@
+/** Every `vigil` command, in the order `vigil --help` lists them. */
+import type { Command } from './command.ts';
+import { serverCommand } from './server.ts';
+import { checkConfigCommand } from './check.ts';
+
+export const COMMANDS: readonly Command[] = [
+  serverCommand,
+  checkConfigCommand,
+];
