@@ -10,4 +10,5 @@ export type { Clock } from './time.ts';
 export { STALE_NAN, NORMAL_NAN, isStaleNaN, floatBits, formatFloatF, formatFloatG } from './value.ts';
 export { VigilError, hasCode, errorMessage } from './errors.ts';
 export { worstStatus } from './health.ts';
+export type { PostableAlert, AlertSink } from './alert.ts';
 export type { HealthStatus, HealthResult, HealthCheck, HealthCheckSink } from './health.ts';
