@@ -3,7 +3,6 @@
  * inputs, tools) and chunked parsing of a byte stream (importers of large files).
  */
 import type { Labels } from '../model/index.ts';
-import { decodeExposition } from './decode.ts';
 import { Entry, ExpositionParser, type EntryKind, type ExpositionFormat, type MetricType } from './parser.ts';
 
 export interface ParsedExemplar {
@@ -38,8 +37,7 @@ export interface ParsedExposition {
  * ExpositionParseError on invalid input.
  */
 export function parseExposition(input: string | Uint8Array, format: ExpositionFormat): ParsedExposition {
-  const text = typeof input === 'string' ? input : decodeExposition(input, format);
-  const p = new ExpositionParser(format, text);
+  const p = new ExpositionParser(format, input);
   const samples: ParsedSample[] = [];
   const metadata = new Map<string, ParsedMetadata>();
   const meta = (name: string): ParsedMetadata => {
@@ -103,7 +101,7 @@ export async function parseExpositionStream(
   let done = 0;
   let first = true;
   const run = async (bytes: Buffer, final: boolean): Promise<void> => {
-    parser.reset(decodeExposition(bytes, format), { final, continuation: !first });
+    parser.reset(bytes, { final, continuation: !first });
     first = false;
     for (let e = parser.next(); e !== Entry.End; e = parser.next()) visit(parser, e);
     done += bytes.length;

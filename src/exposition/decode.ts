@@ -10,14 +10,25 @@ import type { ExpositionFormat } from './parser.ts';
 const utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 
 /**
- * Decodes an exposition body. Throws ExpositionParseError naming the first line with invalid
- * UTF-8 outside a text-format comment. ASCII bodies take a copy-free fast path.
+ * Decodes an exposition body to a string. Throws ExpositionParseError naming the first line
+ * with invalid UTF-8 outside a text-format comment.
  */
 export function decodeExposition(body: Uint8Array, format: ExpositionFormat): string {
   const buf = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   if (isAscii(buf)) return buf.toString('latin1');
-  if (isUtf8(buf)) return buf.toString('utf8');
-  let line = 1;
+  validateExpositionUtf8(buf, format);
+  return utf8.decode(buf);
+}
+
+/**
+ * Checks that an exposition body is UTF-8 where it must be (everywhere but the text format's
+ * plain comment lines). Throws ExpositionParseError naming the line (counted from
+ * `firstLine`) and column. Fast (native) when the body is valid.
+ */
+export function validateExpositionUtf8(body: Uint8Array, format: ExpositionFormat, firstLine = 1): void {
+  const buf = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  if (isUtf8(buf)) return;
+  let line = firstLine;
   let start = 0;
   while (start <= buf.length) {
     let eol = buf.indexOf(10, start);
@@ -30,7 +41,6 @@ export function decodeExposition(body: Uint8Array, format: ExpositionFormat): st
     start = eol + 1;
     line++;
   }
-  return utf8.decode(buf);
 }
 
 /** A text-format line that is a comment but not `# HELP`/`# TYPE` (leading blanks allowed). */

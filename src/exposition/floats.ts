@@ -17,31 +17,36 @@ function lower(c: number): number {
   return c >= 65 && c <= 90 ? c + 32 : c;
 }
 
-/** Case-insensitive comparison of s[start, end) with a lower-case ASCII word. */
-function equalsWordCI(s: string, start: number, end: number, word: string): boolean {
+/** Case-insensitive comparison of b[start, end) with a lower-case ASCII word. */
+function equalsWordCI(b: Uint8Array, start: number, end: number, word: string): boolean {
   if (end - start !== word.length) return false;
-  for (let i = 0; i < word.length; i++) if (lower(s.charCodeAt(start + i)) !== word.charCodeAt(i)) return false;
+  for (let i = 0; i < word.length; i++) if (lower(b[start + i]!) !== word.charCodeAt(i)) return false;
   return true;
 }
 
+/** `parseGoFloatBytes` on a whole string. */
+export function parseGoFloat(s: string, start = 0, end = s.length): number {
+  return parseGoFloatBytes(Buffer.from(s.slice(start, end), 'latin1'), 0, end - start);
+}
+
 /**
- * Parses s[start, end) as a float64 with Go's syntax: `[+-]digits[.digits][e[+-]digits]`,
+ * Parses b[start, end) (ASCII bytes) as a float64 with Go's syntax: `[+-]digits[.digits][e[+-]digits]`,
  * `[+-]inf`, `[+-]infinity`, `nan` (letters in any case). Returns the value, or NaN with
  * `floatError.message` set when the text is not a valid float (check the message: a valid
  * `NaN` input also returns NaN, with an empty message). Out-of-range magnitudes are an error,
  * as in Go. No allocation on the common paths.
  */
-export function parseGoFloat(s: string, start: number, end: number): number {
+export function parseGoFloatBytes(s: Uint8Array, start: number, end: number): number {
   floatError.message = '';
   if (start >= end) return fail('empty value');
   let i = start;
   let neg = false;
-  let c = s.charCodeAt(i);
+  let c = s[i]!;
   if (c === 43 /* + */ || c === 45 /* - */) {
     neg = c === 45;
     i++;
     if (i >= end) return fail('invalid syntax');
-    c = s.charCodeAt(i);
+    c = s[i]!;
   }
   if (c === 105 || c === 73 /* i I */) {
     if (equalsWordCI(s, i, end, 'inf') || equalsWordCI(s, i, end, 'infinity')) return neg ? -Infinity : Infinity;
@@ -57,7 +62,7 @@ export function parseGoFloat(s: string, start: number, end: number): number {
   let sawDot = false;
   let scale = 0;
   for (; i < end; i++) {
-    c = s.charCodeAt(i);
+    c = s[i]!;
     if (c >= 48 && c <= 57) {
       sawDigit = true;
       if (exact) {
@@ -76,7 +81,7 @@ export function parseGoFloat(s: string, start: number, end: number): number {
     i++;
     let eneg = false;
     if (i < end) {
-      const d = s.charCodeAt(i);
+      const d = s[i]!;
       if (d === 43 || d === 45) {
         eneg = d === 45;
         i++;
@@ -84,7 +89,7 @@ export function parseGoFloat(s: string, start: number, end: number): number {
     }
     if (i >= end) return fail('invalid syntax');
     for (; i < end; i++) {
-      const d = s.charCodeAt(i);
+      const d = s[i]!;
       if (d < 48 || d > 57) return fail('invalid syntax');
       if (exp < 100000) exp = exp * 10 + (d - 48);
     }
@@ -99,7 +104,7 @@ export function parseGoFloat(s: string, start: number, end: number): number {
     if (v !== undefined) return neg ? -v : v;
   }
   // Rare shapes (many digits, large exponents): the syntax is validated, Number() rounds correctly.
-  const v = Number(s.slice(start, end));
+  const v = Number(Buffer.from(s.buffer, s.byteOffset + start, end - start).toString('latin1'));
   if (v === Infinity || v === -Infinity) return fail('value out of range');
   return v;
 }
@@ -113,12 +118,12 @@ function fail(message: string): number {
  * Parses s[start, end) as a non-negative decimal integer (Go's ParseInt(s, 10, 64) on digits
  * only). Returns NaN with `floatError.message` set when it is not one or overflows int64.
  */
-export function parseDecimalInt(s: string, start: number, end: number, allowSign = false): number {
+export function parseDecimalInt(s: Uint8Array, start: number, end: number, allowSign = false): number {
   floatError.message = '';
   let i = start;
   let neg = false;
   if (allowSign && i < end) {
-    const c = s.charCodeAt(i);
+    const c = s[i]!;
     if (c === 43 || c === 45) {
       neg = c === 45;
       i++;
@@ -127,7 +132,7 @@ export function parseDecimalInt(s: string, start: number, end: number, allowSign
   if (i >= end) return fail('invalid syntax');
   let v = 0;
   for (; i < end; i++) {
-    const c = s.charCodeAt(i);
+    const c = s[i]!;
     if (c < 48 || c > 57) return fail('invalid syntax');
     v = v * 10 + (c - 48);
   }

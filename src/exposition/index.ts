@@ -5,11 +5,11 @@
 export { Entry, ExpositionParser, familyOf, unescapeLabelValue } from './parser.ts';
 export type { EntryKind, ExpositionFormat, MetricType, ResetOptions } from './parser.ts';
 export { ExpositionParseError, UnsupportedContentTypeError } from './errors.ts';
-export { decodeExposition } from './decode.ts';
+export { decodeExposition, validateExpositionUtf8 } from './decode.ts';
 export { parseExposition, parseExpositionStream } from './collect.ts';
 export type { ParsedExposition, ParsedSample, ParsedExemplar, ParsedMetadata, StreamParseOptions } from './collect.ts';
 export { ExpositionWriter, escapeLabelValue, CONTENT_TYPE_TEXT, CONTENT_TYPE_OPENMETRICS } from './writer.ts';
-export { parseGoFloat, formatOpenMetricsFloat } from './floats.ts';
+export { parseGoFloat, parseGoFloatBytes, formatOpenMetricsFloat } from './floats.ts';
 export {
   DEFAULT_ACCEPT_HEADER,
   SCRAPE_PROTOCOLS,

@@ -16,8 +16,9 @@
  * A parser instance is reusable (`reset()`), and is not safe to share between concurrent users.
  */
 import { Labels, METRIC_NAME, NORMAL_NAN } from '../model/index.ts';
+import { validateExpositionUtf8 } from './decode.ts';
 import { ExpositionParseError } from './errors.ts';
-import { floatError, formatOpenMetricsFloat, parseDecimalInt, parseGoFloat } from './floats.ts';
+import { floatError, formatOpenMetricsFloat, parseDecimalInt, parseGoFloat, parseGoFloatBytes } from './floats.ts';
 
 /** What `next()` found. */
 export const Entry = { End: 0, Series: 1, Help: 2, Type: 3, Unit: 4, Comment: 5 } as const;
@@ -61,20 +62,40 @@ const OM_TYPES: Record<string, MetricType> = {
   unknown: 'unknown',
 };
 
+/** Byte classes (one table load per character on the hot paths). */
+const C_METRIC_START = 1;
+const C_METRIC = 2;
+const C_LABEL_START = 4;
+const C_LABEL = 8;
+const C_QUOTE_SPECIAL = 16; // '"', '\\', '\n', NUL: where a quoted-string scan must look closer
+const C_VALUE_END = 32; // ' ', '\t', '\n', '{': where a text-format value ends
+const CLASS = new Uint8Array(256);
+for (let c = 0; c < 256; c++) {
+  const alpha = (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95;
+  const digit = c >= 48 && c <= 57;
+  let k = 0;
+  if (alpha || c === 58) k |= C_METRIC_START | C_METRIC;
+  if (digit) k |= C_METRIC | C_LABEL;
+  if (alpha) k |= C_LABEL_START | C_LABEL;
+  if (c === 34 || c === 92 || c === 10 || c === 0) k |= C_QUOTE_SPECIAL;
+  if (c === 32 || c === 9 || c === 10 || c === 123) k |= C_VALUE_END;
+  CLASS[c] = k;
+}
+
 function isMetricNameStart(c: number): boolean {
-  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c === 58;
+  return (CLASS[c]! & C_METRIC_START) !== 0;
 }
 
 function isMetricNameChar(c: number): boolean {
-  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 58;
+  return (CLASS[c]! & C_METRIC) !== 0;
 }
 
 function isLabelNameStart(c: number): boolean {
-  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95;
+  return (CLASS[c]! & C_LABEL_START) !== 0;
 }
 
 function isLabelNameChar(c: number): boolean {
-  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95;
+  return (CLASS[c]! & C_LABEL) !== 0;
 }
 
 /** Undoes the escapes of label values and quoted names: `\"`, `\\`, `\n`; others stay as written. */
@@ -116,16 +137,33 @@ function unescapeTextHelp(s: string): string {
   return out + s.slice(last);
 }
 
-function describeChar(s: string, i: number, end: number): string {
+function describeChar(b: Buffer, i: number, end: number): string {
   if (i >= end) return 'end of input';
-  const c = s.charCodeAt(i);
+  const c = b[i]!;
   if (c === 10) return 'end of line';
-  return JSON.stringify(String.fromCodePoint(s.codePointAt(i)!));
+  if (c < 0x80) return JSON.stringify(String.fromCharCode(c));
+  let n = i + 1;
+  while (n < end && (b[n]! & 0xc0) === 0x80) n++;
+  return JSON.stringify(b.toString('utf8', i, n));
 }
+
+function asBuffer(input: string | Uint8Array): Buffer {
+  if (typeof input === 'string') return Buffer.from(input, 'utf8');
+  return Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+}
+
+/** Whether b[p..] starts with the ASCII word. */
+function startsWithAscii(b: Buffer, p: number, end: number, word: string): boolean {
+  if (p + word.length > end) return false;
+  for (let i = 0; i < word.length; i++) if (b[p + i] !== word.charCodeAt(i)) return false;
+  return true;
+}
+
+const EMPTY = Buffer.alloc(0);
 
 export class ExpositionParser {
   readonly format: ExpositionFormat;
-  private src = '';
+  private buf: Buffer = EMPTY;
   private pos = 0;
   private end = 0;
   private final = true;
@@ -134,16 +172,16 @@ export class ExpositionParser {
   private lineStart = 0;
 
   // Current series.
-  /** Offset in the input where the current series' raw text (name and labels) starts. */
+  /** Byte offset in the input where the current series' raw text (name and labels) starts. */
   seriesStart = 0;
-  /** Offset just past the current series' raw text. */
+  /** Byte offset just past the current series' raw text. */
   seriesEnd = 0;
   /** The current sample's value (ordinary NaN normalised to Prometheus' NORMAL_NAN). */
-  value = 0;
+  value = 0.5;
   /** Whether the current sample carried a timestamp. */
   hasTimestamp = false;
   /** The current sample's timestamp in ms (valid when `hasTimestamp`). */
-  timestamp = 0;
+  timestamp = 0.5;
   private seriesLine = 1;
   private seriesLineStart = 0;
   private nameStart = -1;
@@ -155,10 +193,10 @@ export class ExpositionParser {
   // Exemplar of the current sample (OpenMetrics).
   /** Whether the current sample has an exemplar. */
   hasExemplar = false;
-  exemplarValue = 0;
+  exemplarValue = 0.5;
   exemplarHasTimestamp = false;
   /** Exemplar timestamp in ms. */
-  exemplarTimestamp = 0;
+  exemplarTimestamp = 0.5;
   private exLbl = new Int32Array(4 * STRIDE);
   private exN = 0;
 
@@ -171,27 +209,40 @@ export class ExpositionParser {
   private entryType: MetricType = 'unknown';
   /** The type of the last TYPE line: it governs `le`/`quantile` normalisation, as upstream. */
   private curType: MetricType = 'unknown';
+  private lastEscaped = 0;
+  private lastValue = 0.5;
 
-  constructor(format: ExpositionFormat, input = '', opts?: ResetOptions) {
+  constructor(format: ExpositionFormat, input: string | Uint8Array = EMPTY, opts?: ResetOptions) {
     this.format = format;
     this.reset(input, opts);
   }
 
-  /** Starts over on a new input (or the next chunk of one, see ResetOptions). */
-  reset(input: string, opts?: ResetOptions): void {
-    this.src = input;
-    this.pos = 0;
-    this.end = input.length;
-    this.final = opts?.final ?? true;
-    this.lineStart = 0;
+  /**
+   * Starts over on a new input (or the next chunk of one, see ResetOptions). Bytes must be
+   * UTF-8: invalid sequences outside text-format comments throw ExpositionParseError here.
+   * The parser reads `input` in place until the next reset; the caller must not modify it.
+   */
+  reset(input: string | Uint8Array, opts?: ResetOptions): void {
+    const b = asBuffer(input);
     if (!opts?.continuation) {
       this.lineNo = 1;
       this.curType = 'unknown';
       this.eofSeen = false;
     }
+    if (typeof input !== 'string') validateExpositionUtf8(b, this.format, this.lineNo);
+    this.buf = b;
+    this.pos = 0;
+    this.end = b.length;
+    this.final = opts?.final ?? true;
+    this.lineStart = 0;
     this.nLabels = 0;
     this.exN = 0;
     this.hasExemplar = false;
+  }
+
+  /** The input being parsed (read-only by contract). */
+  get input(): Buffer {
+    return this.buf;
   }
 
   /** 1-based number of the line the parser is on. */
@@ -206,34 +257,35 @@ export class ExpositionParser {
 
   // ---------------------------------------------------------------- accessors
 
+  private str(a: number, b: number): string {
+    return this.buf.toString('utf8', a, b);
+  }
+
   /** The current series' metric name (unescaped). */
   metricName(): string {
-    const n = this.src.slice(this.nameStart, this.nameEnd);
+    const n = this.str(this.nameStart, this.nameEnd);
     return this.nameEscaped ? unescapeLabelValue(n) : n;
   }
 
   /** Raw text of the current series (name and label set as written). Allocates. */
   seriesText(): string {
-    return this.src.slice(this.seriesStart, this.seriesEnd);
+    return this.str(this.seriesStart, this.seriesEnd);
   }
 
-  /** 32-bit FNV-1a over the raw series text (no allocation). */
+  /** 32-bit FNV-1a over the raw series bytes (no allocation). */
   seriesHash(): number {
-    const s = this.src;
+    const b = this.buf;
     let h = 0x811c9dc5;
-    for (let i = this.seriesStart, e = this.seriesEnd; i < e; i++) {
-      h ^= s.charCodeAt(i);
-      h = Math.imul(h, 0x01000193);
-    }
+    for (let i = this.seriesStart, e = this.seriesEnd; i < e; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
     return h >>> 0;
   }
 
-  /** Whether the raw series text equals `raw` (no allocation). */
-  seriesEquals(raw: string): boolean {
-    const len = this.seriesEnd - this.seriesStart;
-    if (raw.length !== len) return false;
-    const s = this.src;
-    for (let i = 0, j = this.seriesStart; i < len; i++, j++) if (raw.charCodeAt(i) !== s.charCodeAt(j)) return false;
+  /** Whether the raw series bytes equal `other[start, start + length)` (no allocation). */
+  seriesEquals(other: Uint8Array, start: number, length: number): boolean {
+    const s0 = this.seriesStart;
+    if (this.seriesEnd - s0 !== length) return false;
+    const b = this.buf;
+    for (let i = 0; i < length; i++) if (b[s0 + i] !== other[start + i]) return false;
     return true;
   }
 
@@ -249,22 +301,20 @@ export class ExpositionParser {
    * (quoted) label name.
    */
   labels(): Labels {
-    const pairs = this.labelPairs();
-    return Labels.fromSortedPairs(pairs);
+    return Labels.fromSortedPairs(this.labelPairs());
   }
 
   /** As `labels()` but as a flat sorted `[name, value, ...]` array the caller owns. */
   labelPairs(): string[] {
-    const s = this.src;
     const pairs: string[] = [METRIC_NAME, this.metricName()];
     const a = this.lbl;
     const normLe = this.curType === 'histogram' || this.curType === 'gaugehistogram';
     const normQ = this.curType === 'summary';
     for (let i = 0; i < this.nLabels; i++) {
       const o = i * STRIDE;
-      let name = s.slice(a[o]!, a[o + 1]!);
+      let name = this.str(a[o]!, a[o + 1]!);
       if (a[o + 2]) name = unescapeLabelValue(name);
-      let value = s.slice(a[o + 3]!, a[o + 4]!);
+      let value = this.str(a[o + 3]!, a[o + 4]!);
       if (a[o + 5]) value = unescapeLabelValue(value);
       if (name === '') throw this.seriesError('empty label name');
       if ((normLe && name === 'le') || (normQ && name === 'quantile')) value = normalizeFloatText(value);
@@ -301,14 +351,13 @@ export class ExpositionParser {
 
   /** The exemplar's label set (valid when `hasExemplar`). */
   exemplarLabels(): Labels {
-    const s = this.src;
     const a = this.exLbl;
     const pairs: string[] = [];
     for (let i = 0; i < this.exN; i++) {
       const o = i * STRIDE;
-      let name = s.slice(a[o]!, a[o + 1]!);
+      let name = this.str(a[o]!, a[o + 1]!);
       if (a[o + 2]) name = unescapeLabelValue(name);
-      let value = s.slice(a[o + 3]!, a[o + 4]!);
+      let value = this.str(a[o + 3]!, a[o + 4]!);
       if (a[o + 5]) value = unescapeLabelValue(value);
       pairs.push(name, value);
     }
@@ -317,13 +366,13 @@ export class ExpositionParser {
 
   /** Metric family name of the current HELP/TYPE/UNIT entry (unescaped). */
   metaName(): string {
-    const n = this.src.slice(this.metaStart, this.metaEnd);
+    const n = this.str(this.metaStart, this.metaEnd);
     return this.metaEscaped ? unescapeLabelValue(n) : n;
   }
 
   /** HELP text of the current HELP entry, unescaped (text format: `\\`, `\n`; OpenMetrics: also `\"`). */
   helpText(): string {
-    const t = this.src.slice(this.textStart, this.textEnd);
+    const t = this.str(this.textStart, this.textEnd);
     return this.format === 'openmetrics' ? unescapeLabelValue(t) : unescapeTextHelp(t);
   }
 
@@ -334,12 +383,12 @@ export class ExpositionParser {
 
   /** Unit of the current UNIT entry (OpenMetrics). */
   unitText(): string {
-    return this.src.slice(this.textStart, this.textEnd);
+    return this.str(this.textStart, this.textEnd);
   }
 
   /** The whole comment line of the current Comment entry (text format). */
   commentText(): string {
-    return this.src.slice(this.textStart, this.textEnd);
+    return this.str(this.textStart, this.textEnd);
   }
 
   /** Type of the most recent TYPE line (the family the current sample is read under). */
@@ -361,7 +410,7 @@ export class ExpositionParser {
     const family = familyOf(name, t);
     const mine = withoutBucketLabels(this.labelPairs());
     const peek = new ExpositionParser('openmetrics');
-    peek.src = this.src;
+    peek.buf = this.buf;
     peek.pos = this.pos;
     peek.end = this.end;
     peek.final = false;
@@ -388,18 +437,24 @@ export class ExpositionParser {
 
   // ---------------------------------------------------------------- errors
 
+  private excerpt(lineStart: number): string {
+    let e = this.buf.indexOf(10, lineStart);
+    if (e < 0 || e > this.end) e = this.end;
+    return this.str(lineStart, Math.min(e, lineStart + 160));
+  }
+
+  private column(lineStart: number, at: number): number {
+    if (at <= lineStart) return 1;
+    return this.str(lineStart, Math.min(at, this.end)).length + 1;
+  }
+
   private errAt(at: number, message: string): ExpositionParseError {
-    const col = at >= this.lineStart ? at - this.lineStart + 1 : 1;
-    const lineEnd = this.src.indexOf('\n', this.lineStart);
-    const excerpt = this.src.slice(this.lineStart, Math.min(lineEnd < 0 ? this.end : lineEnd, this.lineStart + 120));
-    const tail = excerpt.length > 0 ? ` in ${JSON.stringify(excerpt)}` : '';
-    return new ExpositionParseError(message + tail, this.lineNo, col);
+    const ex = this.excerpt(this.lineStart);
+    return new ExpositionParseError(message + (ex.length > 0 ? ` in ${JSON.stringify(ex)}` : ''), this.lineNo, this.column(this.lineStart, at));
   }
 
   private seriesError(message: string): ExpositionParseError {
-    const lineEnd = this.src.indexOf('\n', this.seriesLineStart);
-    const excerpt = this.src.slice(this.seriesLineStart, Math.min(lineEnd < 0 ? this.end : lineEnd, this.seriesLineStart + 120));
-    return new ExpositionParseError(`${message} in ${JSON.stringify(excerpt)}`, this.seriesLine, this.seriesStart - this.seriesLineStart + 1);
+    return new ExpositionParseError(`${message} in ${JSON.stringify(this.excerpt(this.seriesLineStart))}`, this.seriesLine, this.column(this.seriesLineStart, this.seriesStart));
   }
 
   private newLine(at: number): void {
@@ -411,19 +466,22 @@ export class ExpositionParser {
 
   /** Scans a double-quoted string starting at `q` (which holds `"`); returns the offset after it. */
   private scanQuoted(q: number, allowNewline: boolean, allowNul: boolean): number {
-    const s = this.src;
+    const b = this.buf;
     const end = this.end;
     let r = q + 1;
-    this.lastEscaped = 0;
+    let esc = 0;
     for (;;) {
+      while (r < end && (CLASS[b[r]!]! & C_QUOTE_SPECIAL) === 0) r++;
       if (r >= end) throw this.errAt(q, 'unterminated quoted string');
-      const c = s.charCodeAt(r);
-      if (c === 34) return r + 1;
+      const c = b[r]!;
+      if (c === 34) {
+        this.lastEscaped = esc;
+        return r + 1;
+      }
       if (c === 92) {
-        const n = s.charCodeAt(r + 1);
         if (r + 1 >= end) throw this.errAt(q, 'unterminated quoted string');
-        if (n === 10) throw this.errAt(r, 'backslash before a line break in a quoted string');
-        this.lastEscaped = 1;
+        if (b[r + 1] === 10) throw this.errAt(r, 'backslash before a line break in a quoted string');
+        esc = 1;
         r += 2;
         continue;
       }
@@ -437,17 +495,13 @@ export class ExpositionParser {
     }
   }
 
-  private lastEscaped = 0;
-
-  private pushLabel(arr: 'lbl' | 'exLbl', ns: number, ne: number, nesc: number, vs: number, ve: number, vesc: number): void {
-    let a = this[arr];
-    const n = arr === 'lbl' ? this.nLabels : this.exN;
-    const o = n * STRIDE;
+  private pushLabel(ns: number, ne: number, nesc: number, vs: number, ve: number, vesc: number): void {
+    const o = this.nLabels * STRIDE;
+    let a = this.lbl;
     if (o + STRIDE > a.length) {
       const g = new Int32Array(a.length * 2);
       g.set(a);
-      a = g;
-      this[arr] = g;
+      this.lbl = a = g;
     }
     a[o] = ns;
     a[o + 1] = ne;
@@ -455,15 +509,31 @@ export class ExpositionParser {
     a[o + 3] = vs;
     a[o + 4] = ve;
     a[o + 5] = vesc;
-    if (arr === 'lbl') this.nLabels = n + 1;
-    else this.exN = n + 1;
+    this.nLabels++;
+  }
+
+  private pushExemplarLabel(ns: number, ne: number, nesc: number, vs: number, ve: number, vesc: number): void {
+    const o = this.exN * STRIDE;
+    let a = this.exLbl;
+    if (o + STRIDE > a.length) {
+      const g = new Int32Array(a.length * 2);
+      g.set(a);
+      this.exLbl = a = g;
+    }
+    a[o] = ns;
+    a[o + 1] = ne;
+    a[o + 2] = nesc;
+    a[o + 3] = vs;
+    a[o + 4] = ve;
+    a[o + 5] = vesc;
+    this.exN++;
   }
 
   private parseValue(start: number, end: number, what: string): number {
-    const v = parseGoFloat(this.src, start, end);
+    const v = parseGoFloatBytes(this.buf, start, end);
     if (v !== v) {
       if (floatError.message !== '') {
-        throw this.errAt(start, `${floatError.message}: cannot parse ${JSON.stringify(this.src.slice(start, end))} as the ${what}`);
+        throw this.errAt(start, `${floatError.message}: cannot parse ${JSON.stringify(this.str(start, end))} as the ${what}`);
       }
       return NORMAL_NAN;
     }
@@ -473,10 +543,10 @@ export class ExpositionParser {
   // ---------------------------------------------------------------- text format 0.0.4
 
   private skipWs(p: number): number {
-    const s = this.src;
+    const b = this.buf;
     const end = this.end;
     while (p < end) {
-      const c = s.charCodeAt(p);
+      const c = b[p]!;
       if (c !== 32 && c !== 9) break;
       p++;
     }
@@ -484,7 +554,7 @@ export class ExpositionParser {
   }
 
   private nextText(): EntryKind {
-    const s = this.src;
+    const b = this.buf;
     const end = this.end;
     for (;;) {
       const p = this.skipWs(this.pos);
@@ -492,7 +562,7 @@ export class ExpositionParser {
         this.pos = p;
         return Entry.End;
       }
-      const c = s.charCodeAt(p);
+      const c = b[p]!;
       if (c === 10) {
         this.pos = p + 1;
         this.newLine(p + 1);
@@ -505,12 +575,12 @@ export class ExpositionParser {
       }
       if (c === 35 /* # */) return this.textHashLine(p);
       if (c === 123 /* { */ || isMetricNameStart(c)) return this.textSeries(p);
-      throw this.errAt(p, `expected a metric name, "{" or "#" at the start of a line, got ${describeChar(s, p, end)}`);
+      throw this.errAt(p, `expected a metric name, "{" or "#" at the start of a line, got ${describeChar(b, p, end)}`);
     }
   }
 
   private lineEndFrom(p: number): number {
-    const e = this.src.indexOf('\n', p);
+    const e = this.buf.indexOf(10, p);
     return e < 0 || e > this.end ? this.end : e;
   }
 
@@ -522,20 +592,20 @@ export class ExpositionParser {
   }
 
   private textHashLine(p: number): EntryKind {
-    const s = this.src;
+    const b = this.buf;
     const end = this.end;
     let q = p + 1;
-    const c = s.charCodeAt(q);
+    const c = b[q];
     if (q < end && (c === 32 || c === 9)) {
       q = this.skipWs(q);
       let kind: EntryKind = Entry.Comment;
-      if (s.startsWith('HELP', q)) kind = Entry.Help;
-      else if (s.startsWith('TYPE', q)) kind = Entry.Type;
-      const after = s.charCodeAt(q + 4);
+      if (startsWithAscii(b, q, end, 'HELP')) kind = Entry.Help;
+      else if (startsWithAscii(b, q, end, 'TYPE')) kind = Entry.Type;
+      const after = b[q + 4];
       if (kind !== Entry.Comment && q + 4 < end && (after === 32 || after === 9)) {
         const word = kind === Entry.Help ? 'HELP' : 'TYPE';
         q = this.skipWs(q + 4);
-        const n = s.charCodeAt(q);
+        const n = b[q]!;
         let nameEnd: number;
         this.metaEscaped = 0;
         if (q < end && n === 34) {
@@ -545,17 +615,17 @@ export class ExpositionParser {
           this.metaEscaped = this.lastEscaped;
         } else if (q < end && isMetricNameStart(n)) {
           nameEnd = q + 1;
-          while (nameEnd < end && isMetricNameChar(s.charCodeAt(nameEnd))) nameEnd++;
+          while (nameEnd < end && isMetricNameChar(b[nameEnd]!)) nameEnd++;
           this.metaStart = q;
           this.metaEnd = nameEnd;
         } else {
-          throw this.errAt(q, `expected metric name after ${word}, got ${describeChar(s, q, end)}`);
+          throw this.errAt(q, `expected metric name after ${word}, got ${describeChar(b, q, end)}`);
         }
         const eol = this.lineEndFrom(nameEnd);
         // The text is the rest of the line minus its first character, or empty when the rest is blank.
         let blank = true;
         for (let i = nameEnd; i < eol; i++) {
-          const x = s.charCodeAt(i);
+          const x = b[i]!;
           if (x !== 32 && x !== 9) {
             blank = false;
             break;
@@ -564,9 +634,9 @@ export class ExpositionParser {
         this.textStart = blank ? eol : nameEnd + 1;
         this.textEnd = eol;
         if (kind === Entry.Type) {
-          const word = s.slice(this.textStart, this.textEnd);
-          const t = Object.hasOwn(TEXT_TYPES, word) ? TEXT_TYPES[word] : undefined;
-          if (t === undefined) throw this.errAt(this.textStart, `invalid metric type ${JSON.stringify(word)} (valid: counter, gauge, histogram, summary, untyped)`);
+          const w = this.str(this.textStart, this.textEnd);
+          const t = Object.hasOwn(TEXT_TYPES, w) ? TEXT_TYPES[w] : undefined;
+          if (t === undefined) throw this.errAt(this.textStart, `invalid metric type ${JSON.stringify(w)} (valid: counter, gauge, histogram, summary, untyped)`);
           this.entryType = t;
           this.curType = t;
         }
@@ -594,78 +664,70 @@ export class ExpositionParser {
   }
 
   private textSeries(p: number): EntryKind {
-    const s = this.src;
+    const b = this.buf;
     const end = this.end;
     this.beginSeries(p);
     let q = p;
-    if (s.charCodeAt(p) !== 123) {
+    if (b[p] !== 123) {
       q = p + 1;
-      while (q < end && isMetricNameChar(s.charCodeAt(q))) q++;
+      while (q < end && isMetricNameChar(b[q]!)) q++;
       this.nameStart = p;
       this.nameEnd = q;
       this.seriesEnd = q;
-      const b = this.skipWs(q);
-      if (b < end && s.charCodeAt(b) === 123) {
-        q = this.parseLabels(b + 1, 'lbl');
+      const o = this.skipWs(q);
+      if (o < end && b[o] === 123) {
+        q = this.parseLabels(o + 1, false);
         this.seriesEnd = q;
       }
     } else {
-      q = this.parseLabels(p + 1, 'lbl');
+      q = this.parseLabels(p + 1, false);
       this.seriesEnd = q;
       if (this.nameStart < 0) throw this.errAt(p, 'metric name not set: a series needs a metric name before "{" or as a quoted string inside it');
     }
     q = this.skipWs(q);
     let r = q;
-    while (r < end) {
-      const c = s.charCodeAt(r);
-      if (c === 32 || c === 9 || c === 10 || c === 123) break;
-      r++;
-    }
-    if (r === q) throw this.errAt(q, `expected value after metric, got ${describeChar(s, q, end)}`);
+    while (r < end && (CLASS[b[r]!]! & C_VALUE_END) === 0) r++;
+    if (r === q) throw this.errAt(q, `expected value after metric, got ${describeChar(b, q, end)}`);
     this.value = this.parseValue(q, r, 'sample value');
     q = this.skipWs(r);
     this.hasTimestamp = false;
-    if (q < end && s.charCodeAt(q) !== 10) {
-      const c = s.charCodeAt(q);
-      if (!(c >= 48 && c <= 57)) throw this.errAt(q, `expected timestamp (integer milliseconds) or end of line after the value, got ${describeChar(s, q, end)}`);
+    if (q < end && b[q] !== 10) {
+      const c = b[q]!;
+      if (!(c >= 48 && c <= 57)) throw this.errAt(q, `expected timestamp (integer milliseconds) or end of line after the value, got ${describeChar(b, q, end)}`);
       r = q + 1;
       while (r < end) {
-        const d = s.charCodeAt(r);
+        const d = b[r]!;
         if (d < 48 || d > 57) break;
         r++;
       }
-      const ts = parseDecimalInt(s, q, r);
-      if (ts !== ts) throw this.errAt(q, `${floatError.message}: cannot parse timestamp ${JSON.stringify(s.slice(q, r))}`);
+      const ts = parseDecimalInt(b, q, r);
+      if (ts !== ts) throw this.errAt(q, `${floatError.message}: cannot parse timestamp ${JSON.stringify(this.str(q, r))}`);
       this.timestamp = ts;
       this.hasTimestamp = true;
       q = this.skipWs(r);
-      if (q < end && s.charCodeAt(q) !== 10) throw this.errAt(q, `expected end of line after timestamp, got ${describeChar(s, q, end)}`);
+      if (q < end && b[q] !== 10) throw this.errAt(q, `expected end of line after timestamp, got ${describeChar(b, q, end)}`);
     }
     this.finishLine(q);
     return Entry.Series;
   }
 
   /** Parses a label set after its `{`; returns the offset after `}`. Text format and OpenMetrics. */
-  private parseLabels(q: number, into: 'lbl' | 'exLbl'): number {
-    const s = this.src;
+  private parseLabels(q: number, exemplar: boolean): number {
+    const b = this.buf;
     const end = this.end;
     const om = this.format === 'openmetrics';
-    const exemplar = into === 'exLbl';
-    let first = true;
     for (;;) {
       if (!om) q = this.skipWs(q);
       if (q >= end) throw this.errAt(q, 'unterminated label set: expected label name or "}"');
-      let c = s.charCodeAt(q);
+      let c = b[q]!;
       if (c === 125 /* } */) return q + 1;
-      if (om && !first && c === 44) throw this.errAt(q, 'expected label name after ",", got ","');
-      first = false;
       const ns = q;
       let ne: number;
       let quoted = false;
       let nesc = 0;
       if (isLabelNameStart(c)) {
         ne = q + 1;
-        while (ne < end && isLabelNameChar(s.charCodeAt(ne))) ne++;
+        while (ne < end && isLabelNameChar(b[ne]!)) ne++;
         q = ne;
       } else if (c === 34) {
         q = this.scanQuoted(q, !om, false);
@@ -673,10 +735,10 @@ export class ExpositionParser {
         ne = q;
         quoted = true;
       } else {
-        throw this.errAt(q, `expected label name${exemplar ? '' : ' or "}"'}, got ${describeChar(s, q, end)}`);
+        throw this.errAt(q, `expected label name${exemplar ? '' : ' or "}"'}, got ${describeChar(b, q, end)}`);
       }
       if (!om) q = this.skipWs(q);
-      c = s.charCodeAt(q);
+      c = b[q]!;
       if (quoted && !exemplar && q < end && (c === 44 || c === 125)) {
         // A quoted string without "=" is the metric name (UTF-8 names).
         if (this.nameStart >= 0) throw this.errAt(ns, 'metric name already set: a series has one metric name');
@@ -688,20 +750,21 @@ export class ExpositionParser {
         q++;
         continue;
       }
-      if (q >= end || c !== 61 /* = */) throw this.errAt(q, `expected "=" after label name, got ${describeChar(s, q, end)}`);
+      if (q >= end || c !== 61 /* = */) throw this.errAt(q, `expected "=" after label name, got ${describeChar(b, q, end)}`);
       q++;
       if (!om) q = this.skipWs(q);
-      if (q >= end || s.charCodeAt(q) !== 34) throw this.errAt(q, `expected label value (a double-quoted string), got ${describeChar(s, q, end)}`);
+      if (q >= end || b[q] !== 34) throw this.errAt(q, `expected label value (a double-quoted string), got ${describeChar(b, q, end)}`);
       const vq = q;
       q = this.scanQuoted(q, !om, !exemplar);
-      this.pushLabel(into, quoted ? ns + 1 : ns, quoted ? ne - 1 : ne, nesc, vq + 1, q - 1, this.lastEscaped);
+      if (exemplar) this.pushExemplarLabel(quoted ? ns + 1 : ns, quoted ? ne - 1 : ne, nesc, vq + 1, q - 1, this.lastEscaped);
+      else this.pushLabel(quoted ? ns + 1 : ns, quoted ? ne - 1 : ne, nesc, vq + 1, q - 1, this.lastEscaped);
       if (!om) {
         q = this.skipWs(q);
-        if (s.charCodeAt(q) === 44) q++;
+        if (b[q] === 44) q++;
       } else {
-        c = s.charCodeAt(q);
+        c = b[q]!;
         if (c === 44) q++;
-        else if (c !== 125) throw this.errAt(q, `expected "," or "}" after label value, got ${describeChar(s, q, end)}`);
+        else if (c !== 125) throw this.errAt(q, `expected "," or "}" after label value, got ${describeChar(b, q, end)}`);
       }
     }
   }
@@ -709,7 +772,7 @@ export class ExpositionParser {
   // ---------------------------------------------------------------- OpenMetrics 1.0
 
   private nextOpenMetrics(): EntryKind {
-    const s = this.src;
+    const b = this.buf;
     const end = this.end;
     const p = this.pos;
     if (this.eofSeen) {
@@ -720,16 +783,16 @@ export class ExpositionParser {
       if (!this.final) return Entry.End;
       throw this.errAt(p, 'data does not end with # EOF');
     }
-    const c = s.charCodeAt(p);
+    const c = b[p]!;
     if (c === 35) {
-      if (s.charCodeAt(p + 1) !== 32) throw this.errAt(p, 'expected "# HELP", "# TYPE", "# UNIT" or "# EOF" (exactly one space after "#")');
+      if (b[p + 1] !== 32) throw this.errAt(p, 'expected "# HELP", "# TYPE", "# UNIT" or "# EOF" (exactly one space after "#")');
       const q = p + 2;
-      if (s.startsWith('HELP ', q)) return this.omMeta(q + 5, Entry.Help, 'HELP');
-      if (s.startsWith('TYPE ', q)) return this.omMeta(q + 5, Entry.Type, 'TYPE');
-      if (s.startsWith('UNIT ', q)) return this.omMeta(q + 5, Entry.Unit, 'UNIT');
-      if (s.startsWith('EOF', q)) {
+      if (startsWithAscii(b, q, end, 'HELP ')) return this.omMeta(q + 5, Entry.Help, 'HELP');
+      if (startsWithAscii(b, q, end, 'TYPE ')) return this.omMeta(q + 5, Entry.Type, 'TYPE');
+      if (startsWithAscii(b, q, end, 'UNIT ')) return this.omMeta(q + 5, Entry.Unit, 'UNIT');
+      if (startsWithAscii(b, q, end, 'EOF')) {
         let r = q + 3;
-        if (r < end && s.charCodeAt(r) === 10) r++;
+        if (r < end && b[r] === 10) r++;
         if (r < end) throw this.errAt(r, 'unexpected data after # EOF');
         this.eofSeen = true;
         this.pos = end;
@@ -739,13 +802,13 @@ export class ExpositionParser {
     }
     if (c === 123 || isMetricNameStart(c)) return this.omSeries(p);
     if (c === 10) throw this.errAt(p, 'blank lines are not allowed in OpenMetrics');
-    throw this.errAt(p, `expected a metric name, "{" or "#" at the start of a line, got ${describeChar(s, p, end)}`);
+    throw this.errAt(p, `expected a metric name, "{" or "#" at the start of a line, got ${describeChar(b, p, end)}`);
   }
 
   private omMeta(q: number, kind: EntryKind, word: string): EntryKind {
-    const s = this.src;
+    const b = this.buf;
     const end = this.end;
-    const n = s.charCodeAt(q);
+    const n = b[q]!;
     let nameEnd: number;
     this.metaEscaped = 0;
     if (q < end && n === 34) {
@@ -755,19 +818,19 @@ export class ExpositionParser {
       this.metaEscaped = this.lastEscaped;
     } else if (q < end && isMetricNameStart(n)) {
       nameEnd = q + 1;
-      while (nameEnd < end && isMetricNameChar(s.charCodeAt(nameEnd))) nameEnd++;
+      while (nameEnd < end && isMetricNameChar(b[nameEnd]!)) nameEnd++;
       this.metaStart = q;
       this.metaEnd = nameEnd;
     } else {
-      throw this.errAt(q, `expected metric name after ${word}, got ${describeChar(s, q, end)}`);
+      throw this.errAt(q, `expected metric name after ${word}, got ${describeChar(b, q, end)}`);
     }
-    if (nameEnd >= end || s.charCodeAt(nameEnd) !== 32) throw this.errAt(nameEnd, `expected a space and text after the metric name in ${word}, got ${describeChar(s, nameEnd, end)}`);
+    if (nameEnd >= end || b[nameEnd] !== 32) throw this.errAt(nameEnd, `expected a space and text after the metric name in ${word}, got ${describeChar(b, nameEnd, end)}`);
     const eol = this.lineEndFrom(nameEnd);
     if (eol >= end) throw this.errAt(eol, `expected end of line after ${word} text, got end of input`);
     this.textStart = nameEnd + 1;
     this.textEnd = eol;
     if (kind === Entry.Type) {
-      const w = s.slice(this.textStart, this.textEnd);
+      const w = this.str(this.textStart, this.textEnd);
       const t = Object.hasOwn(OM_TYPES, w) ? OM_TYPES[w] : undefined;
       if (t === undefined) throw this.errAt(this.textStart, `invalid metric type ${JSON.stringify(w)} (valid: counter, gauge, histogram, gaugehistogram, summary, info, stateset, unknown)`);
       this.entryType = t;
@@ -784,18 +847,18 @@ export class ExpositionParser {
   }
 
   private omSeries(p: number): EntryKind {
-    const s = this.src;
+    const b = this.buf;
     const end = this.end;
     this.beginSeries(p);
     let q: number;
-    if (s.charCodeAt(p) !== 123) {
+    if (b[p] !== 123) {
       q = p + 1;
-      while (q < end && isMetricNameChar(s.charCodeAt(q))) q++;
+      while (q < end && isMetricNameChar(b[q]!)) q++;
       this.nameStart = p;
       this.nameEnd = q;
-      if (q < end && s.charCodeAt(q) === 123) q = this.parseLabels(q + 1, 'lbl');
+      if (q < end && b[q] === 123) q = this.parseLabels(q + 1, false);
     } else {
-      q = this.parseLabels(p + 1, 'lbl');
+      q = this.parseLabels(p + 1, false);
       if (this.nameStart < 0) throw this.errAt(p, 'metric name not set: a series needs a metric name before "{" or as a quoted string inside it');
     }
     this.seriesEnd = q;
@@ -803,29 +866,29 @@ export class ExpositionParser {
     this.value = this.lastValue;
     this.hasTimestamp = false;
     if (q >= end) throw this.errAt(q, 'data does not end with # EOF');
-    let c = s.charCodeAt(q);
+    let c = b[q]!;
     if (c === 32) {
       if (this.atExemplar(q)) {
         q = this.omExemplar(q + 4);
       } else {
         const t0 = q + 1;
-        const d = s.charCodeAt(t0);
-        if (t0 >= end || d === 99 /* c */ || d === 32 || d === 10) throw this.errAt(t0, `expected timestamp or exemplar after the value, got ${describeChar(s, t0, end)}`);
+        const d = b[t0];
+        if (t0 >= end || d === 99 /* c */ || d === 32 || d === 10) throw this.errAt(t0, `expected timestamp or exemplar after the value, got ${describeChar(b, t0, end)}`);
         let r = t0;
         while (r < end) {
-          const x = s.charCodeAt(r);
+          const x = b[r]!;
           if (x === 32 || x === 10) break;
           r++;
         }
-        const ts = parseGoFloat(s, t0, r);
+        const ts = parseGoFloatBytes(b, t0, r);
         if (ts !== ts || ts === Infinity || ts === -Infinity) {
-          throw this.errAt(t0, `invalid timestamp ${JSON.stringify(s.slice(t0, r))}${floatError.message ? ` (${floatError.message})` : ''}`);
+          throw this.errAt(t0, `invalid timestamp ${JSON.stringify(this.str(t0, r))}${floatError.message ? ` (${floatError.message})` : ''}`);
         }
         this.timestamp = Math.trunc(ts * 1000);
         this.hasTimestamp = true;
         q = r;
         if (q >= end) throw this.errAt(q, 'data does not end with # EOF');
-        c = s.charCodeAt(q);
+        c = b[q]!;
         if (c === 32) {
           if (!this.atExemplar(q)) throw this.errAt(q, 'expected end of line or " # {" (an exemplar) after the timestamp');
           q = this.omExemplar(q + 4);
@@ -833,54 +896,52 @@ export class ExpositionParser {
       }
     }
     if (q >= end) throw this.errAt(q, 'data does not end with # EOF');
-    if (s.charCodeAt(q) !== 10) throw this.errAt(q, `expected end of line, got ${describeChar(s, q, end)}`);
+    if (b[q] !== 10) throw this.errAt(q, `expected end of line, got ${describeChar(b, q, end)}`);
     this.finishLine(q);
     return Entry.Series;
   }
 
   private atExemplar(q: number): boolean {
-    const s = this.src;
-    return q + 3 < this.end && s.charCodeAt(q + 1) === 35 && s.charCodeAt(q + 2) === 32 && s.charCodeAt(q + 3) === 123;
+    const b = this.buf;
+    return q + 3 < this.end && b[q + 1] === 35 && b[q + 2] === 32 && b[q + 3] === 123;
   }
-
-  private lastValue = 0;
 
   /** Reads ` value` at q (one space, then non-space characters); returns the offset after it. */
   private omValue(q: number, what: string): number {
-    const s = this.src;
+    const b = this.buf;
     const end = this.end;
-    if (q >= end || s.charCodeAt(q) !== 32) throw this.errAt(q, `expected a space and the ${what}, got ${describeChar(s, q, end)}`);
+    if (q >= end || b[q] !== 32) throw this.errAt(q, `expected a space and the ${what}, got ${describeChar(b, q, end)}`);
     let r = q + 1;
     while (r < end) {
-      const c = s.charCodeAt(r);
+      const c = b[r]!;
       if (c === 32 || c === 10) break;
       r++;
     }
-    if (r === q + 1) throw this.errAt(r, `expected the ${what}, got ${describeChar(s, r, end)}`);
+    if (r === q + 1) throw this.errAt(r, `expected the ${what}, got ${describeChar(b, r, end)}`);
     this.lastValue = this.parseValue(q + 1, r, what);
     return r;
   }
 
   private omExemplar(q: number): number {
-    const s = this.src;
+    const b = this.buf;
     const end = this.end;
     this.exN = 0;
-    q = this.parseLabels(q, 'exLbl');
+    q = this.parseLabels(q, true);
     q = this.omValue(q, 'exemplar value');
     this.exemplarValue = this.lastValue;
     this.exemplarHasTimestamp = false;
-    if (q < end && s.charCodeAt(q) === 32) {
+    if (q < end && b[q] === 32) {
       const t0 = q + 1;
       let r = t0;
       while (r < end) {
-        const x = s.charCodeAt(r);
+        const x = b[r]!;
         if (x === 32 || x === 10) break;
         r++;
       }
       if (r === t0) throw this.errAt(t0, 'expected exemplar timestamp');
-      const ts = parseGoFloat(s, t0, r);
+      const ts = parseGoFloatBytes(b, t0, r);
       if (ts !== ts || ts === Infinity || ts === -Infinity) {
-        throw this.errAt(t0, `invalid exemplar timestamp ${JSON.stringify(s.slice(t0, r))}${floatError.message ? ` (${floatError.message})` : ''}`);
+        throw this.errAt(t0, `invalid exemplar timestamp ${JSON.stringify(this.str(t0, r))}${floatError.message ? ` (${floatError.message})` : ''}`);
       }
       this.exemplarTimestamp = Math.trunc(ts * 1000);
       this.exemplarHasTimestamp = true;
