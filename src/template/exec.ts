@@ -278,7 +278,7 @@ class State {
   private walkTemplate(dot: unknown, t: TemplateNode): void {
     this.at(t);
     const tree = this.run.env.lookupTree(t.name);
-    if (!tree) this.errorf(`no such template ${goQuote(t.name)}`);
+    if (!tree) this.errorf(`template ${goQuote(t.name)} not defined`);
     if (this.depth >= this.run.limits.maxDepth) this.limit(`exceeded maximum template depth (${this.run.limits.maxDepth})`);
     const newDot = t.pipe ? this.evalPipeline(dot, t.pipe) : undefined;
     const inner = new State(this.run, t.name, [{ name: '$', value: newDot }], this.depth + 1);
