@@ -43,7 +43,9 @@ export class GoTime {
   static parseRfc3339(s: string): GoTime | undefined {
     const m = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/.exec(s);
     if (!m) return undefined;
-    const base = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
+    const d = new Date(Date.UTC(2000, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!));
+    d.setUTCFullYear(+m[1]!);
+    const base = d.getTime();
     if (Number.isNaN(base)) return undefined;
     let sec = base / 1000;
     if (m[8]) sec -= (m[8] === '-' ? -1 : 1) * (+m[9]! * 3600 + +m[10]! * 60);
