@@ -470,7 +470,7 @@ class State {
       key = name + '\u0001' + argKey(argv);
       const hit = cache.get(key);
       if (hit) {
-        if (hit.ok) return hit.value;
+        if (hit.ok) return fn.fromAwaited ? fn.fromAwaited(hit.value) : hit.value;
         this.at(node);
         this.errorf(`error calling ${name}: ${errText(hit.error)}`, hit.error);
       }

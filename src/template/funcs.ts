@@ -67,6 +67,11 @@ export interface FuncDef {
    * memoised by name and arguments within one execution; execute() reports an error.
    */
   readonly mayBeAsync?: boolean;
+  /**
+   * For mayBeAsync functions: turns the awaited (memoised) value into the call's result, so
+   * that every call gets fresh objects (e.g. `sortByLabel` sorts one query result only).
+   */
+  readonly fromAwaited?: (value: unknown) => unknown;
   /** Internal: builtin and/or short-circuit evaluation. */
   readonly shortCircuit?: 'and' | 'or';
 }
@@ -76,7 +81,7 @@ export type TemplateFunc = FuncDef | ((this: FuncContext, ...args: any[]) => unk
 export type FuncMap = Record<string, TemplateFunc>;
 
 /** Builds a FuncDef. */
-export function defineFunc(params: readonly ParamSpec[], fn: FuncDef['fn'], extra: Partial<Pick<FuncDef, 'variadic' | 'mayBeAsync'>> = {}): FuncDef {
+export function defineFunc(params: readonly ParamSpec[], fn: FuncDef['fn'], extra: Partial<Pick<FuncDef, 'variadic' | 'mayBeAsync' | 'fromAwaited'>> = {}): FuncDef {
   return { params, fn, ...extra };
 }
 

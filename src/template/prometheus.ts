@@ -177,9 +177,9 @@ export const prometheusFuncs: FuncMap = {
     const c = ctxOf(this);
     if (!c.query) throw new TemplateFuncError('no query function is available here');
     const res = c.query(q, c.timestampMs);
-    if (res instanceof Promise) return res.then(toQueryResult);
+    if (res instanceof Promise) return res;
     return toQueryResult(res);
-  }, { mayBeAsync: true }),
+  }, { mayBeAsync: true, fromAwaited: (v) => toQueryResult(v as readonly QuerySample[]) }),
   first: defineFunc([queryResultParam], (v: Sample[]) => {
     if (v.length > 0) return v[0];
     throw new TemplateFuncError('first() called on vector with no elements');
