@@ -1,0 +1,158 @@
+/**
+ * The embedded store: PostgreSQL compiled to WebAssembly (PGlite), in this process, persisted
+ * under a directory (`<storage.path>/state` by default). Layout: `pgdata/` (PostgreSQL's data
+ * directory) and `LOCK` (the PID of the process using it: one process at a time).
+ *
+ * A statement resolves only after PostgreSQL committed it (synchronous commit, files written
+ * through the OS), so an acknowledged write survives `kill -9` of the process.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, unlinkSync, cpSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PGlite } from '@electric-sql/pglite';
+import { errorMessage } from '../model/index.ts';
+import { StateError } from './errors.ts';
+import { AlwaysLeader, SqlStateStore } from './store.ts';
+import type { SqlClient } from './types.ts';
+
+/** postgresql.conf for the embedded server: small buffers, it holds a few MB of records. */
+const PGLITE_CONF = ['shared_buffers = 16MB', 'work_mem = 2MB', 'maintenance_work_mem = 16MB', 'temp_buffers = 2MB'];
+
+interface Queryable {
+  query<T>(text: string, params?: unknown[]): Promise<{ rows: T[] }>;
+}
+
+class PGliteClient implements SqlClient {
+  constructor(private readonly q: Queryable, private readonly db: PGlite) {}
+
+  async query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<R[]> {
+    try {
+      const r = await this.q.query<R>(text, params ? [...params] : undefined);
+      return r.rows;
+    } catch (e) {
+      if (this.db.closed) throw new StateError('state_closed', 'the state store is closed', { cause: e });
+      throw new StateError('state_query', `state store: ${errorMessage(e)}`, { cause: e });
+    }
+  }
+
+  transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
+    return this.db.transaction((tx) => fn(new PGliteClient(tx as unknown as Queryable, this.db)));
+  }
+}
+
+export interface PGliteOpenOptions {
+  /** Directory for the store (created if missing). */
+  dir: string;
+  /**
+   * An initialised data directory to copy when `dir` has none yet (tests use one template to
+   * avoid running initdb for every store).
+   */
+  templatePgdata?: string;
+  /** Run initdb in this process instead of a child process. */
+  inProcessInitdb?: boolean;
+  /** Progress messages (first start runs initdb, which takes seconds). */
+  onProgress?: (message: string) => void;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function takeLock(lockFile: string): void {
+  if (existsSync(lockFile)) {
+    const pid = Number(readFileSync(lockFile, 'utf8').trim());
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) {
+      throw new StateError('state_unavailable', `the state directory ${lockFile.replace(/\/LOCK$/, '')} is in use by process ${pid}; stop it or use another --storage.tsdb.path`);
+    }
+  }
+  writeFileSync(lockFile, `${process.pid}\n`);
+}
+
+async function runInitdb(pgdata: string, inProcess: boolean): Promise<void> {
+  if (!inProcess) {
+    const script = fileURLToPath(new URL('./pglite-initdb.mjs', import.meta.url));
+    const ok = await new Promise<string | undefined>((resolve) => {
+      const child = spawn(process.execPath, [script, pgdata, JSON.stringify(PGLITE_CONF)], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      child.stderr.on('data', (d) => (err += d));
+      child.on('error', (e) => resolve(errorMessage(e)));
+      child.on('exit', (code) => resolve(code === 0 ? undefined : err.trim() || `initdb exited with ${code}`));
+    });
+    if (ok === undefined) return;
+    // Fall through to the in-process initdb when the child could not do it.
+  }
+  const db = await PGlite.create({ dataDir: pgdata, postgresqlconf: PGLITE_CONF });
+  await db.close();
+}
+
+export class PGliteStateStore extends SqlStateStore {
+  readonly kind = 'pglite' as const;
+  readonly leader = new AlwaysLeader();
+
+  private constructor(private readonly db: PGlite, readonly location: string, private readonly lockFile: string) {
+    super(new PGliteClient(db as unknown as Queryable, db), 'pglite');
+  }
+
+  /** Opens (creating and initialising on first use) the store in `opts.dir`. Throws StateError. */
+  static async open(opts: PGliteOpenOptions): Promise<PGliteStateStore> {
+    const pgdata = join(opts.dir, 'pgdata');
+    const lockFile = join(opts.dir, 'LOCK');
+    try {
+      mkdirSync(opts.dir, { recursive: true });
+    } catch (e) {
+      throw new StateError('state_unavailable', `cannot create the state directory ${opts.dir}: ${errorMessage(e)}`);
+    }
+    takeLock(lockFile);
+    let db: PGlite | undefined;
+    try {
+      if (!existsSync(join(pgdata, 'PG_VERSION'))) {
+        if (opts.templatePgdata) {
+          cpSync(opts.templatePgdata, pgdata, { recursive: true });
+        } else {
+          opts.onProgress?.(`initialising the embedded state database in ${pgdata} (first start, takes a few seconds)`);
+          const t0 = Date.now();
+          await runInitdb(pgdata, opts.inProcessInitdb ?? false);
+          opts.onProgress?.(`embedded state database initialised in ${Date.now() - t0} ms`);
+        }
+      }
+      db = await PGlite.create({ dataDir: pgdata });
+      const store = new PGliteStateStore(db, opts.dir, lockFile);
+      await store.init();
+      return store;
+    } catch (e) {
+      if (db) await db.close().catch(() => undefined);
+      try {
+        unlinkSync(lockFile);
+      } catch {
+        /* already gone */
+      }
+      if (e instanceof StateError) throw e;
+      throw new StateError('state_unavailable', `cannot open the embedded state database in ${pgdata}: ${errorMessage(e)}`, { cause: e });
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.db.close();
+    try {
+      if (readFileSync(this.lockFile, 'utf8').trim() === String(process.pid)) unlinkSync(this.lockFile);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+/**
+ * Creates an initialised PGlite data directory at `pgdata` (for tests: a template copied into
+ * each new store). Runs initdb in a child process.
+ */
+export async function createPGliteTemplate(pgdata: string): Promise<void> {
+  await runInitdb(pgdata, false);
+}
