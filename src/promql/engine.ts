@@ -1,0 +1,344 @@
+/**
+ * The PromQL engine: admission (max concurrency), limits (timeout, max samples, max points per
+ * series), evaluation and result assembly.
+ *
+ *   const engine = new Engine({ timeoutMs: 120_000 });
+ *   const r = await engine.instantQuery(storage, 'sum by (job) (rate(http_requests_total[5m]))', Date.now());
+ *   const m = await engine.rangeQuery(storage, 'up', start, end, 15_000);
+ *
+ * Results: `r.value` is a vector, matrix, scalar or string; `r.warnings`/`r.infos` are rendered
+ * annotations. Errors are typed: `ParseError`, `BadQueryError` (bad parameters: 400),
+ * `QueryError` (evaluation: 422), `QueryTimeoutError`/`QueryCanceledError` (503),
+ * `TooManySamplesError` (422), `QueryStorageError` (500).
+ */
+import { Labels, VigilError, compareLabels } from '../model/index.ts';
+import type { Queryable } from '../storage/index.ts';
+import { unwrapParens, walk, type Expr } from './ast.ts';
+import { QueryError, QueryTimeoutError, QueryCanceledError } from './errors.ts';
+import { Evaluator, type NodeValue } from './engine/evaluator.ts';
+import { dropMetadata } from './engine/labels.ts';
+import { DUPLICATE_LABELSET, MatrixBuilder, makeGrid, type StepMatrix } from './engine/matrix.ts';
+import { parseExpr, type ParseOptions } from './parser.ts';
+import { exprToString } from './printer.ts';
+import type { InstantSample, QueryResult, QueryValue, RangeSeries } from './value.ts';
+
+/** A query that cannot be run as asked (wrong result type for a range query, too many points). */
+export class BadQueryError extends VigilError {
+  constructor(message: string) {
+    super('promql_bad_data', message);
+  }
+}
+
+export interface EngineOptions {
+  /** `--query.lookback-delta`, ms. Default 5 minutes. */
+  lookbackDeltaMs?: number;
+  /** `--query.max-samples`. Default 50,000,000. */
+  maxSamples?: number;
+  /** `--query.timeout`, ms. Default 2 minutes. */
+  timeoutMs?: number;
+  /** `--query.max-concurrency`. Default 20. */
+  maxConcurrency?: number;
+  /** Step of subqueries written without one (the global evaluation interval), ms. Default 1 minute. */
+  defaultSubqueryStepMs?: number;
+  /** Prometheus' delayed `__name__` removal feature. Default false (Prometheus' default). */
+  delayedNameRemoval?: boolean;
+  /** Experimental syntax to accept. */
+  parseOptions?: ParseOptions;
+  /** Range queries producing more points per series are refused. Default 11,000. */
+  maxPointsPerSeries?: number;
+}
+
+export interface QueryOptions {
+  /** Per-query lookback delta (ms); 0 or absent: the engine's. */
+  lookbackDeltaMs?: number;
+  /** Per-query timeout (ms); the smaller of this and the engine's applies. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+const DEFAULTS = {
+  lookbackDeltaMs: 5 * 60_000,
+  maxSamples: 50_000_000,
+  timeoutMs: 120_000,
+  maxConcurrency: 20,
+  defaultSubqueryStepMs: 60_000,
+  delayedNameRemoval: false,
+  maxPointsPerSeries: 11_000,
+};
+
+export class Engine {
+  readonly opts: Required<Omit<EngineOptions, 'parseOptions'>> & { parseOptions: ParseOptions };
+  private active = 0;
+  private readonly waiters: Array<() => void> = [];
+  /** Queries started since construction (self-metrics). */
+  queriesTotal = 0;
+
+  constructor(opts: EngineOptions = {}) {
+    this.opts = {
+      lookbackDeltaMs: opts.lookbackDeltaMs || DEFAULTS.lookbackDeltaMs,
+      maxSamples: opts.maxSamples ?? DEFAULTS.maxSamples,
+      timeoutMs: opts.timeoutMs ?? DEFAULTS.timeoutMs,
+      maxConcurrency: opts.maxConcurrency ?? DEFAULTS.maxConcurrency,
+      defaultSubqueryStepMs: opts.defaultSubqueryStepMs ?? DEFAULTS.defaultSubqueryStepMs,
+      delayedNameRemoval: opts.delayedNameRemoval ?? DEFAULTS.delayedNameRemoval,
+      maxPointsPerSeries: opts.maxPointsPerSeries ?? DEFAULTS.maxPointsPerSeries,
+      parseOptions: opts.parseOptions ?? {},
+    };
+  }
+
+  /** Queries currently running. */
+  get activeQueries(): number {
+    return this.active;
+  }
+
+  /** Queries waiting for a concurrency slot. */
+  get queuedQueries(): number {
+    return this.waiters.length;
+  }
+
+  /** Parses with this engine's syntax options. Throws ParseError. */
+  parse(query: string): Expr {
+    return parseExpr(query, this.opts.parseOptions);
+  }
+
+  async instantQuery(queryable: Queryable, query: string | Expr, timeMs: number, qopts: QueryOptions = {}): Promise<QueryResult> {
+    const expr = typeof query === 'string' ? this.parse(query) : query;
+    const text = typeof query === 'string' ? query : exprToString(query);
+    return this.exec(queryable, expr, text, timeMs, timeMs, 0, qopts);
+  }
+
+  async rangeQuery(queryable: Queryable, query: string | Expr, startMs: number, endMs: number, stepMs: number, qopts: QueryOptions = {}): Promise<QueryResult> {
+    const expr = typeof query === 'string' ? this.parse(query) : query;
+    const text = typeof query === 'string' ? query : exprToString(query);
+    const t = expr.valueType();
+    if (t !== 'vector' && t !== 'scalar') {
+      throw new BadQueryError(`invalid expression type "${t === 'matrix' ? 'range vector' : t}" for range query, must be Scalar or instant Vector`);
+    }
+    if (!(stepMs > 0)) throw new BadQueryError('zero or negative query resolution step widths are not accepted. Try a positive integer');
+    if (endMs < startMs) throw new BadQueryError('end timestamp must not be before start time');
+    if ((endMs - startMs) / stepMs > this.opts.maxPointsPerSeries) {
+      throw new BadQueryError('exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)');
+    }
+    return this.exec(queryable, expr, text, startMs, endMs, stepMs, qopts);
+  }
+
+  private async acquire(deadline: number, signal?: AbortSignal): Promise<void> {
+    if (this.active < this.opts.maxConcurrency) {
+      this.active++;
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const onAbort = (): void => {
+        cleanup();
+        reject(new QueryCanceledError('query queue'));
+      };
+      const grant = (): void => {
+        cleanup();
+        this.active++;
+        resolve();
+      };
+      const cleanup = (): void => {
+        const i = this.waiters.indexOf(grant);
+        if (i >= 0) this.waiters.splice(i, 1);
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      this.waiters.push(grant);
+      timer = setTimeout(() => {
+        cleanup();
+        reject(new QueryTimeoutError('query queue'));
+      }, Math.max(0, deadline - Date.now()));
+      signal?.addEventListener('abort', onAbort);
+    });
+  }
+
+  private releaseSlot(): void {
+    this.active--;
+    const next = this.waiters.shift();
+    if (next) next();
+  }
+
+  private async exec(queryable: Queryable, expr: Expr, text: string, start: number, end: number, step: number, qopts: QueryOptions): Promise<QueryResult> {
+    const t0 = Date.now();
+    const timeout = Math.min(this.opts.timeoutMs, qopts.timeoutMs && qopts.timeoutMs > 0 ? qopts.timeoutMs : Infinity);
+    const deadline = t0 + timeout;
+    await this.acquire(deadline, qopts.signal);
+    const t1 = Date.now();
+    this.queriesTotal++;
+    try {
+      const lookback = qopts.lookbackDeltaMs && qopts.lookbackDeltaMs > 0 ? qopts.lookbackDeltaMs : this.opts.lookbackDeltaMs;
+      const [mint, maxt] = findMinMaxTime(expr, start, end, lookback);
+      const querier = queryable.querier(mint, maxt);
+      const ev = new Evaluator(querier, {
+        lookbackDelta: lookback,
+        delayedNameRemoval: this.opts.delayedNameRemoval,
+        subqueryStep: () => this.opts.defaultSubqueryStepMs,
+        maxSamples: this.opts.maxSamples,
+        deadline,
+        signal: qopts.signal,
+        queryStart: start,
+        queryEnd: end,
+        queryStep: step,
+      });
+      try {
+        ev.prepare(expr);
+        if (step > 0) addSortWarnings(expr, ev);
+        const grid = makeGrid(start, end, step > 0 ? step : 1);
+        const v = await ev.eval(expr, grid);
+        const value = step > 0 ? this.rangeResult(v, grid.start, grid.step) : this.instantResult(v, start);
+        const { warnings, infos } = ev.annos.render(text);
+        return {
+          value,
+          warnings: [...ev.storageWarnings, ...warnings],
+          infos,
+          stats: { samplesRead: ev.samplesRead, peakSamples: ev.peakSamples, evalMs: Date.now() - t1, queueMs: t1 - t0 },
+        };
+      } finally {
+        querier.close();
+      }
+    } finally {
+      this.releaseSlot();
+    }
+  }
+
+  /** Drops names marked for delayed removal; duplicates are an error (instant) or merged (range). */
+  private cleanup(m: StepMatrix, merge: boolean): StepMatrix {
+    if (!this.opts.delayedNameRemoval) return m;
+    const b = new MatrixBuilder(m.n, m.count, false);
+    for (let s = 0; s < m.count; s++) {
+      const labels = m.drop[s] === 1 ? dropMetadata(m.labels[s]!) : m.labels[s]!;
+      let d = -1;
+      for (let i = 0; i < m.n; i++) {
+        if (!m.has(s, i)) continue;
+        if (d < 0) d = b.series(labels, false);
+        if (!merge && b.m.has(d, i)) throw new QueryError(DUPLICATE_LABELSET);
+        b.put(d, i, m.get(s, i));
+      }
+    }
+    return b.m;
+  }
+
+  private instantResult(v: NodeValue, t: number): QueryValue {
+    switch (v.kind) {
+      case 'scalar':
+        return { type: 'scalar', t, v: v.v[0]! };
+      case 'string':
+        return { type: 'string', t, v: v.s };
+      case 'range': {
+        const series: RangeSeries[] = v.series.map((s) => ({
+          metric: this.opts.delayedNameRemoval && s.dropName ? dropMetadata(s.labels) : s.labels,
+          ts: s.ts.subarray(0, s.n),
+          vs: s.vs.subarray(0, s.n),
+        }));
+        series.sort((a, b) => compareLabels(a.metric, b.metric));
+        return { type: 'matrix', series };
+      }
+      case 'vector': {
+        const m = this.cleanup(v.m, false);
+        const samples: InstantSample[] = [];
+        for (let s = 0; s < m.count; s++) if (m.has(s, 0)) samples.push({ metric: m.labels[s]!, t, v: m.get(s, 0) });
+        return { type: 'vector', samples };
+      }
+    }
+  }
+
+  private rangeResult(v: NodeValue, start: number, step: number): QueryValue {
+    if (v.kind === 'scalar') {
+      const n = v.v.length;
+      const ts = new Float64Array(n);
+      for (let i = 0; i < n; i++) ts[i] = start + i * step;
+      return { type: 'matrix', series: n > 0 ? [{ metric: Labels.EMPTY, ts, vs: Float64Array.from(v.v) }] : [] };
+    }
+    if (v.kind !== 'vector') throw new QueryError('unexpected range query result type');
+    const m = this.cleanup(v.m, true);
+    const series: RangeSeries[] = [];
+    for (let s = 0; s < m.count; s++) {
+      const cnt = m.seriesPoints(s);
+      if (cnt === 0) continue;
+      const ts = new Float64Array(cnt);
+      const vs = new Float64Array(cnt);
+      let k = 0;
+      for (let i = 0; i < m.n; i++) {
+        if (!m.has(s, i)) continue;
+        ts[k] = start + i * step;
+        vs[k] = m.get(s, i);
+        k++;
+      }
+      series.push({ metric: m.labels[s]!, ts, vs });
+    }
+    series.sort((a, b) => compareLabels(a.metric, b.metric));
+    return { type: 'matrix', series };
+  }
+}
+
+/** Range queries cannot be ordered by value: Prometheus warns about sort functions. */
+function addSortWarnings(expr: Expr, ev: Evaluator): void {
+  walk(expr, (n) => {
+    if (n.type === 'Call' && (n.func.name === 'sort' || n.func.name === 'sort_desc' || n.func.name === 'sort_by_label' || n.func.name === 'sort_by_label_desc')) {
+      ev.annos.warn('sort is ineffective for range queries since results are always ordered by labels', n.positionRange());
+    }
+  });
+}
+
+/**
+ * The time range (ms) the query reads, as Prometheus' FindMinMaxTime computes it: every
+ * selector's range widened by lookback, ranges, offsets and enclosing subqueries.
+ */
+export function findMinMaxTime(expr: Expr, start: number, end: number, lookback: number): [number, number] {
+  let min = Infinity;
+  let max = -Infinity;
+  const visit = (e: Expr, subqOffset: number, subqRange: number, subqAt: number | null, evalRange: number): void => {
+    switch (e.type) {
+      case 'VectorSelector': {
+        let s = start;
+        let t = end;
+        if (subqAt !== null) {
+          s = subqAt;
+          t = subqAt;
+        }
+        const at = e.at ? (e.at.kind === 'start' ? start : e.at.kind === 'end' ? end : e.at.ms) : null;
+        if (at !== null) {
+          s = at;
+          t = at;
+        } else {
+          s = s - subqOffset - subqRange;
+          t = t - subqOffset;
+        }
+        if (evalRange === 0) s -= lookback - 1;
+        else s -= evalRange - 1;
+        s -= e.offset;
+        t -= e.offset;
+        if (e.offsetExpr) {
+          // Unknown until resolution: be generous.
+          s = -Infinity;
+          t = Infinity;
+        }
+        if (s < min) min = s;
+        if (t > max) max = t;
+        return;
+      }
+      case 'MatrixSelector':
+        visit(e.vectorSelector, subqOffset, subqRange, subqAt, e.rangeExpr ? 366 * 86_400_000 : e.range);
+        return;
+      case 'SubqueryExpr': {
+        let off = subqOffset + e.offset;
+        let rng = subqRange + (e.rangeExpr ? 366 * 86_400_000 : e.range);
+        let at = subqAt;
+        if (e.at) {
+          off = e.offset;
+          rng = e.rangeExpr ? 366 * 86_400_000 : e.range;
+          at = e.at.kind === 'start' ? start : e.at.kind === 'end' ? end : e.at.ms;
+        }
+        if (e.offsetExpr) off = 0;
+        visit(e.expr, off, rng, at, 0);
+        return;
+      }
+      default:
+        for (const c of e.children()) visit(c, subqOffset, subqRange, subqAt, 0);
+    }
+  };
+  visit(unwrapParens(expr), 0, 0, null, 0);
+  if (max === -Infinity) return [0, 0];
+  return [Number.isFinite(min) ? min : -8.64e15, Number.isFinite(max) ? max : 8.64e15];
+}
