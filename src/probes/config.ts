@@ -64,6 +64,17 @@ export type TlsConfig = z.output<typeof tlsConfig>;
 
 const ipProtocol = z.enum(['ip4', 'ip6']);
 
+/** Static labels; `job`, `instance` and `__name__` have keys of their own. */
+function probeLabels() {
+  return labelSet().superRefine((labels, ctx) => {
+    for (const name of labels.names()) {
+      if (RESERVED_LABELS.has(name)) {
+        ctx.addIssue({ code: 'custom', message: `label ${JSON.stringify(name)} is reserved: ${name === '__name__' ? 'it is the metric name' : `use the ${name} key instead`}`, path: [name] });
+      }
+    }
+  });
+}
+
 /** Keys every probe entry accepts. */
 const common = {
   /** The `job` label (default per kind, see DEFAULT_JOBS). */
@@ -75,7 +86,7 @@ const common = {
   /** Upper bound on one run (default: the smaller of probes.timeout and the interval). */
   timeout: positiveDuration().optional(),
   /** Extra labels on every sample of this probe. */
-  labels: labelSet().optional(),
+  labels: probeLabels().optional(),
   /** A failing critical probe makes `/health/detailed` fail (otherwise it warns). */
   critical: z.boolean().default(false),
 };
@@ -271,7 +282,7 @@ const sectionSchema = z
     /** Default timeout of every probe (capped by the probe's interval). */
     timeout: positiveDuration().default(DEFAULT_TIMEOUT_MS),
     /** Labels added to the samples of every probe. */
-    labels: labelSet().default(Labels.EMPTY),
+    labels: probeLabels().default(Labels.EMPTY),
     http: z.array(httpProbe).default([]),
     tcp: z.array(tcpProbe).default([]),
     postgres: z.array(postgresProbe).default([]),
@@ -281,16 +292,10 @@ const sectionSchema = z
     log: z.array(logProbe).default([]),
   })
   .superRefine((s, ctx) => {
-    for (const name of s.labels.names()) {
-      if (RESERVED_LABELS.has(name)) ctx.addIssue({ code: 'custom', message: `label ${JSON.stringify(name)} is reserved`, path: ['labels', name] });
-    }
     const seen = new Map<string, string>();
     for (const type of PROBE_TYPES) {
       const list = s[type] as ReadonlyArray<ProbeEntry & Record<string, unknown>>;
       list.forEach((entry, i) => {
-        for (const name of entry.labels?.names() ?? []) {
-          if (RESERVED_LABELS.has(name)) ctx.addIssue({ code: 'custom', message: `label ${JSON.stringify(name)} is reserved: use the ${name === 'job' || name === 'instance' ? name + ' key' : 'metric name'} instead`, path: [type, i, 'labels', name] });
-        }
         const interval = entry.interval ?? s.interval;
         if (entry.timeout !== undefined && entry.timeout > interval) {
           ctx.addIssue({ code: 'custom', message: `timeout (${entry.timeout / 1000}s) is greater than the interval (${interval / 1000}s)`, path: [type, i, 'timeout'] });

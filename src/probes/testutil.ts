@@ -1,0 +1,166 @@
+/**
+ * Helpers for the probes' tests (not part of the public API): config parsing through the real
+ * schema, a log capture, reading back what a probe wrote, starting the real exporters on free
+ * ports (stopped by PID), and free ports.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import net from 'node:net';
+import { Writable } from 'node:stream';
+import pino, { type Logger } from 'pino';
+import { parseConfig } from '../config/index.ts';
+import { parseExposition, type ParsedExposition } from '../exposition/index.ts';
+import { isStaleNaN, Labels, Matcher, type Clock } from '../model/index.ts';
+import { MemoryStorage } from '../storage/index.ts';
+import { probesSection, type ProbesConfig } from './config.ts';
+import { ProbeManager } from './manager.ts';
+
+/** Parses a `probes:` section given as YAML (indented under `probes:`). */
+export function probesFromYaml(yaml: string, file = 'test.yml'): ProbesConfig {
+  return parseConfig(`probes:\n${yaml}`, file, [probesSection]).get(probesSection);
+}
+
+/** A pino logger whose lines are kept in `lines` (JSON text). */
+export function captureLogger(): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(chunk.toString('utf8'));
+      cb();
+    },
+  });
+  return { logger: pino({ level: 'debug' }, stream), lines };
+}
+
+export const silentLogger = (): Logger => pino({ level: 'silent' });
+
+/** A manager over a fresh MemoryStorage. */
+export function managerWithStorage(opts: { clock?: Clock; logger?: Logger } = {}): { manager: ProbeManager; storage: MemoryStorage } {
+  const storage = new MemoryStorage();
+  const manager = new ProbeManager({ appendable: storage, logger: opts.logger ?? silentLogger(), clock: opts.clock });
+  return { manager, storage };
+}
+
+export interface StoredSample {
+  labels: Labels;
+  t: number;
+  v: number;
+}
+
+/** Every sample of every series matching `name` and label equalities, in time order per series. */
+export async function samplesOf(storage: MemoryStorage, name: string, match: Record<string, string> = {}): Promise<Array<{ labels: Labels; points: Array<{ t: number; v: number }> }>> {
+  const matchers = [new Matcher('=', '__name__', name), ...Object.entries(match).map(([k, v]) => new Matcher('=', k, v))];
+  const q = storage.querier(-Infinity, Infinity);
+  const set = await q.select(matchers);
+  q.close();
+  return set.series.map((s) => {
+    const it = s.iterator();
+    const points: Array<{ t: number; v: number }> = [];
+    while (it.next() !== 0) points.push({ t: it.atT(), v: it.at() });
+    return { labels: s.labels, points };
+  });
+}
+
+/** The latest non-stale value of the single series matching, or undefined. */
+export async function latest(storage: MemoryStorage, name: string, match: Record<string, string> = {}): Promise<number | undefined> {
+  const series = await samplesOf(storage, name, match);
+  if (series.length > 1) throw new Error(`${series.length} series match ${name}${JSON.stringify(match)}: ${series.map((s) => s.labels.toString()).join(' ')}`);
+  const pts = series[0]?.points ?? [];
+  for (let i = pts.length - 1; i >= 0; i--) if (!isStaleNaN(pts[i]!.v)) return pts[i]!.v;
+  return undefined;
+}
+
+/** Whether the last sample of every series matching is a stale marker. */
+export async function allStale(storage: MemoryStorage, name: string, match: Record<string, string> = {}): Promise<boolean> {
+  const series = await samplesOf(storage, name, match);
+  return series.length > 0 && series.every((s) => isStaleNaN(s.points[s.points.length - 1]!.v));
+}
+
+/** A TCP port that was free a moment ago (for programs that cannot listen on port 0). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface RunningExporter {
+  url: string;
+  pid: number;
+  scrape(): Promise<ParsedExposition>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a Debian exporter on a free port and waits until /metrics answers (≤ 10 s). Returns
+ * undefined when the binary is not installed. Stopped by PID with SIGTERM (SIGKILL after 3 s).
+ */
+export async function startExporter(bin: string, args: (port: number) => string[], env: Record<string, string> = {}): Promise<RunningExporter | undefined> {
+  if (!existsSync(bin)) return undefined;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    const child: ChildProcess = spawn(bin, args(port), { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+    const url = `http://127.0.0.1:${port}/metrics`;
+    const deadline = Date.now() + 10_000;
+    let up = false;
+    while (Date.now() < deadline && child.exitCode === null) {
+      try {
+        const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
+        await r.arrayBuffer();
+        if (r.ok) {
+          up = true;
+          break;
+        }
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const stop = async () => {
+      if (child.exitCode !== null || child.pid === undefined) return;
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      process.kill(child.pid, 'SIGTERM');
+      const t = setTimeout(() => child.pid !== undefined && child.exitCode === null && process.kill(child.pid, 'SIGKILL'), 3000);
+      await exited;
+      clearTimeout(t);
+    };
+    if (!up) {
+      await stop();
+      if (attempt === 2) throw new Error(`${bin} did not start: ${stderr}`);
+      continue;
+    }
+    return {
+      url,
+      pid: child.pid!,
+      scrape: async () => {
+        const r = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+        return parseExposition(await r.text(), 'prometheus');
+      },
+      stop,
+    };
+  }
+  return undefined;
+}
+
+/** The value of the one sample named `name` with the given labels in a parsed exposition. */
+export function valueIn(exp: ParsedExposition, name: string, match: Record<string, string> = {}): number | undefined {
+  for (const s of exp.samples) {
+    if (s.labels.get('__name__') !== name) continue;
+    if (Object.entries(match).every(([k, v]) => s.labels.get(k) === v)) return s.value;
+  }
+  return undefined;
+}
+
+/** A manual clock for tests that check timestamps. */
+export class ManualClock implements Clock {
+  constructor(public t: number) {}
+  now(): number {
+    return this.t;
+  }
+}
