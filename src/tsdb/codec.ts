@@ -1,0 +1,713 @@
+/**
+ * The chunk encoding of persisted blocks. Blocks are written in bulk, so the encoder can look at
+ * a whole run of samples and pick the cheapest representation:
+ *
+ *   timestamps: a single sample; a constant interval (0 bits per sample); or delta-of-deltas
+ *     packed at a fixed bit width with exceptions for outliers (missed scrapes, restarts);
+ *   values: one repeated value (0 bits per sample); decimals — every value is m / 10^e for
+ *     integers m below 2^51 — whose integers (raw, deltas or delta-of-deltas, whichever is
+ *     smallest) are packed at a fixed width with exceptions; or, when no decimal form exists
+ *     (NaN, ±Inf, the stale marker, -0, arbitrary floats), Gorilla XOR.
+ *
+ * A decimal value is reproduced by the division `m / 10^e`, which the encoder checks gives
+ * back the exact bits of every value before choosing that form.
+ *
+ * Chunk layout (a bit stream over 32-bit words, bits.ts order):
+ *   2 bits tKind, 2 bits vKind, 16 bits sample count n (1..65535);
+ *   tKind 0 (n = 1): nothing; 1: var(delta); 2: var(first delta), packed(n-2 dods);
+ *   vKind 0: 64 raw bits; 1: 4 bits e, 2 bits order, svar(m0), [order 2 and n > 1: svar(d1)],
+ *     packed(n-1-max(order-1,0) residuals); 2: XOR stream (value part of xor.ts' layout).
+ *   packed(c): svar(base), 6 bits width w (0..32), var(exception count), exceptions as
+ *     (var(index delta), svar(value - base)), then c × w bits of (x - base) (0 for exceptions).
+ * The first timestamp is the chunk's minT, kept in the block index.
+ */
+import { BitWriter, bitLength, getBits, zigzag, unzigzag } from './bits.ts';
+
+export const T_SINGLE = 0;
+export const T_CONST = 1;
+export const T_PACKED = 2;
+export const V_CONST = 0;
+export const V_DECIMAL = 1;
+export const V_XOR = 2;
+
+/** Largest number of samples in one block chunk. */
+export const MAX_BLOCK_CHUNK_SAMPLES = 480;
+
+const POW10: number[] = [];
+for (let e = 0; e <= 15; e++) POW10.push(10 ** e);
+const MAX_MANTISSA = 2 ** 51;
+
+const f64 = new Float64Array(1);
+const u32 = new Uint32Array(f64.buffer);
+
+function sameBits(a: number, b: number): boolean {
+  f64[0] = a;
+  const lo = u32[0];
+  const hi = u32[1];
+  f64[0] = b;
+  return lo === u32[0] && hi === u32[1];
+}
+
+/** Smallest e with round(v·10^e)/10^e === v (same bits), or -1. */
+function decimalExponent(v: number): number {
+  if (!Number.isFinite(v)) return -1;
+  if (v === 0) return Object.is(v, -0) ? -1 : 0;
+  for (let e = 0; e < POW10.length; e++) {
+    const p = POW10[e]!;
+    const m = Math.round(v * p);
+    if (m > MAX_MANTISSA || m < -MAX_MANTISSA) return -1;
+    if (m / p === v) return e;
+  }
+  return -1;
+}
+
+/** Scratch arrays reused by the encoder (single-threaded use). */
+class Scratch {
+  a = new Float64Array(MAX_BLOCK_CHUNK_SAMPLES);
+  b = new Float64Array(MAX_BLOCK_CHUNK_SAMPLES);
+  sorted = new Float64Array(MAX_BLOCK_CHUNK_SAMPLES);
+  ensure(n: number): void {
+    if (this.a.length < n) {
+      this.a = new Float64Array(n);
+      this.b = new Float64Array(n);
+      this.sorted = new Float64Array(n);
+    }
+  }
+}
+const scratch = new Scratch();
+
+interface PackPlan {
+  base: number;
+  width: number;
+  /** Estimated bits. */
+  cost: number;
+}
+
+function lowerBound(a: Float64Array, n: number, x: number): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Chooses base and width for packing xs[0..c). */
+function planPack(xs: Float64Array, c: number): PackPlan {
+  if (c === 0) return { base: 0, width: 0, cost: 0 };
+  const s = scratch.sorted;
+  for (let i = 0; i < c; i++) s[i] = xs[i]!;
+  s.subarray(0, c).sort();
+  const max = s[c - 1]!;
+  let best: PackPlan = { base: 0, width: 0, cost: Infinity };
+  const candidates = [0, Math.floor(c * 0.01), Math.floor(c * 0.05), Math.floor(c * 0.1)];
+  let lastBase = NaN;
+  for (const k of candidates) {
+    const base = s[k]!;
+    if (base === lastBase) continue;
+    lastBase = base;
+    const below = lowerBound(s, c, base);
+    const overhead = bitLength(zigzag(base)) + 6 + 6 + 6;
+    for (let w = 0; w <= 32; w++) {
+      const limit = base + 2 ** w;
+      const above = limit > max ? c : lowerBound(s, c, limit);
+      const exc = below + (c - above);
+      let excBits = 0;
+      if (exc > 0) {
+        const span = Math.max(Math.abs(max - base), Math.abs(s[0]! - base));
+        excBits = exc * (6 + 6 + 9 + bitLength(zigzag(span)));
+      }
+      const cost = overhead + c * w + excBits;
+      if (cost < best.cost) best = { base, width: w, cost };
+      if (above === c) break;
+    }
+  }
+  return best;
+}
+
+function writePacked(bw: BitWriter, xs: Float64Array, c: number, plan: PackPlan): void {
+  const { base, width } = plan;
+  const limit = base + 2 ** width;
+  bw.writeSignedVar(base);
+  bw.write(width, 6);
+  let exc = 0;
+  for (let i = 0; i < c; i++) {
+    const x = xs[i]!;
+    if (x < base || x >= limit) exc++;
+  }
+  bw.writeVar(exc);
+  let prev = 0;
+  for (let i = 0; i < c; i++) {
+    const x = xs[i]!;
+    if (x < base || x >= limit) {
+      bw.writeVar(i - prev);
+      bw.writeSignedVar(x - base);
+      prev = i;
+    }
+  }
+  if (width === 0) return;
+  for (let i = 0; i < c; i++) {
+    const x = xs[i]!;
+    bw.write(x < base || x >= limit ? 0 : x - base, width);
+  }
+}
+
+/** Cost in bits of the XOR value stream of vs[from..to) (exact). */
+function xorValueBits(vs: Float64Array, from: number, to: number): number {
+  let bits = 64;
+  f64[0] = vs[from]!;
+  let plo = u32[0]!;
+  let phi = u32[1]!;
+  let pl = 0xff;
+  let pt = 0;
+  for (let i = from + 1; i < to; i++) {
+    f64[0] = vs[i]!;
+    const lo = u32[0]!;
+    const hi = u32[1]!;
+    const xlo = lo ^ plo;
+    const xhi = hi ^ phi;
+    plo = lo;
+    phi = hi;
+    if ((xlo | xhi) === 0) {
+      bits += 1;
+      continue;
+    }
+    let lead = xhi !== 0 ? Math.clz32(xhi) : 32 + Math.clz32(xlo);
+    const trail = xlo !== 0 ? 31 - Math.clz32(xlo & -xlo) : 63 - Math.clz32(xhi & -xhi);
+    if (lead > 31) lead = 31;
+    if (pl !== 0xff && lead >= pl && trail >= pt) bits += 2 + 64 - pl - pt;
+    else {
+      bits += 13 + 64 - lead - trail;
+      pl = lead;
+      pt = trail;
+    }
+  }
+  return bits;
+}
+
+function writeXorValues(bw: BitWriter, vs: Float64Array, from: number, to: number): void {
+  f64[0] = vs[from]!;
+  let plo = u32[0]!;
+  let phi = u32[1]!;
+  bw.write(phi, 32);
+  bw.write(plo, 32);
+  let pl = 0xff;
+  let pt = 0;
+  for (let i = from + 1; i < to; i++) {
+    f64[0] = vs[i]!;
+    const lo = u32[0]!;
+    const hi = u32[1]!;
+    const xlo = lo ^ plo;
+    const xhi = hi ^ phi;
+    plo = lo;
+    phi = hi;
+    if ((xlo | xhi) === 0) {
+      bw.write(0, 1);
+      continue;
+    }
+    let lead = xhi !== 0 ? Math.clz32(xhi) : 32 + Math.clz32(xlo);
+    const trail = xlo !== 0 ? 31 - Math.clz32(xlo & -xlo) : 63 - Math.clz32(xhi & -xhi);
+    if (lead > 31) lead = 31;
+    let shift: number;
+    let sig: number;
+    if (pl !== 0xff && lead >= pl && trail >= pt) {
+      bw.write(0b10, 2);
+      shift = pt;
+      sig = 64 - pl - pt;
+    } else {
+      sig = 64 - lead - trail;
+      bw.write((0b11 << 11) | (lead << 6) | (sig & 63), 13);
+      shift = trail;
+      pl = lead;
+      pt = trail;
+    }
+    let rhi: number;
+    let rlo: number;
+    if (shift === 0) {
+      rhi = xhi >>> 0;
+      rlo = xlo >>> 0;
+    } else if (shift < 32) {
+      rlo = ((xlo >>> shift) | (xhi << (32 - shift))) >>> 0;
+      rhi = xhi >>> shift;
+    } else {
+      rlo = xhi >>> (shift - 32);
+      rhi = 0;
+    }
+    if (sig > 32) {
+      bw.write(rhi, sig - 32);
+      bw.write(rlo, 32);
+    } else bw.write(rlo, sig);
+  }
+}
+
+/**
+ * Encodes samples [from, to) (strictly increasing times, to - from ≤ 65535) into `bw` (appended
+ * at its current position, which must be word-aligned). Returns the number of words written.
+ */
+export function encodeBlockChunk(bw: BitWriter, ts: ArrayLike<number>, vs: Float64Array, from: number, to: number): number {
+  const n = to - from;
+  if (n <= 0 || n > 65535) throw new RangeError(`chunk of ${n} samples`);
+  if ((bw.pos & 31) !== 0) throw new Error('encodeBlockChunk: writer not word-aligned');
+  const start = bw.pos;
+  scratch.ensure(n);
+  const a = scratch.a;
+
+  // Timestamps.
+  let tKind = T_SINGLE;
+  let tPlan: PackPlan | undefined;
+  let firstDelta = 0;
+  if (n > 1) {
+    firstDelta = ts[from + 1]! - ts[from]!;
+    let constant = true;
+    for (let i = from + 2; i < to; i++) {
+      if (ts[i]! - ts[i - 1]! !== firstDelta) {
+        constant = false;
+        break;
+      }
+    }
+    if (constant) tKind = T_CONST;
+    else {
+      tKind = T_PACKED;
+      for (let i = from + 2; i < to; i++) a[i - from - 2] = ts[i]! - ts[i - 1]! - (ts[i - 1]! - ts[i - 2]!);
+      tPlan = planPack(a, n - 2);
+    }
+  }
+
+  // Values.
+  let vKind = V_CONST;
+  for (let i = from + 1; i < to; i++) {
+    if (!sameBits(vs[i]!, vs[from]!)) {
+      vKind = V_XOR;
+      break;
+    }
+  }
+  let exp = 0;
+  let order = 0;
+  let vPlan: PackPlan | undefined;
+  const m = scratch.b;
+  if (vKind !== V_CONST) {
+    exp = -1;
+    for (let i = from; i < to; i++) {
+      const e = decimalExponent(vs[i]!);
+      if (e < 0) {
+        exp = -1;
+        break;
+      }
+      if (e > exp) exp = e;
+    }
+    if (exp >= 0) {
+      const p = POW10[exp]!;
+      let ok = true;
+      for (let i = 0; i < n; i++) {
+        const mi = Math.round(vs[from + i]! * p);
+        if (mi / p !== vs[from + i] || mi > MAX_MANTISSA || mi < -MAX_MANTISSA) {
+          ok = false;
+          break;
+        }
+        m[i] = mi;
+      }
+      if (ok) {
+        const xorCost = xorValueBits(vs, from, to);
+        // Try the three orders; residuals go to `a` (timestamps are already planned).
+        let bestCost = Infinity;
+        for (let o = 0; o <= 2; o++) {
+          const c = residuals(m, n, o, a);
+          const plan = planPack(a, c);
+          const cost = plan.cost + (o === 2 ? 60 : 0);
+          if (cost < bestCost) {
+            bestCost = cost;
+            order = o;
+            vPlan = plan;
+          }
+        }
+        if (bestCost + 60 < xorCost) vKind = V_DECIMAL;
+      }
+    }
+  }
+
+  bw.write(tKind, 2);
+  bw.write(vKind, 2);
+  bw.write(n, 16);
+  if (tKind === T_CONST) bw.writeVar(firstDelta);
+  else if (tKind === T_PACKED) {
+    bw.writeVar(firstDelta);
+    for (let i = from + 2; i < to; i++) a[i - from - 2] = ts[i]! - ts[i - 1]! - (ts[i - 1]! - ts[i - 2]!);
+    writePacked(bw, a, n - 2, tPlan!);
+  }
+  if (vKind === V_CONST) {
+    f64[0] = vs[from]!;
+    bw.write(u32[1]!, 32);
+    bw.write(u32[0]!, 32);
+  } else if (vKind === V_DECIMAL) {
+    bw.write(exp, 4);
+    bw.write(order, 2);
+    bw.writeSignedVar(m[0]!);
+    if (order === 2 && n > 1) bw.writeSignedVar(m[1]! - m[0]!);
+    const c = residuals(m, n, order, a);
+    writePacked(bw, a, c, vPlan!);
+  } else {
+    writeXorValues(bw, vs, from, to);
+  }
+  // Pad to a word boundary.
+  const used = bw.pos - start;
+  const pad = (32 - (used & 31)) & 31;
+  if (pad) bw.write(0, pad);
+  return (bw.pos - start) >>> 5;
+}
+
+/** Residuals of mantissas for an order: 0 raw m[1..], 1 deltas, 2 delta-of-deltas. */
+function residuals(m: Float64Array, n: number, order: number, out: Float64Array): number {
+  if (order === 0) {
+    for (let i = 1; i < n; i++) out[i - 1] = m[i]!;
+    return n - 1;
+  }
+  if (order === 1) {
+    for (let i = 1; i < n; i++) out[i - 1] = m[i]! - m[i - 1]!;
+    return n - 1;
+  }
+  for (let i = 2; i < n; i++) out[i - 2] = m[i]! - m[i - 1]! - (m[i - 1]! - m[i - 2]!);
+  return n < 2 ? 0 : n - 2;
+}
+
+/** A packed stream being read: random access by index, exceptions patched in order. */
+class PackedReader {
+  start = 0;
+  base = 0;
+  width = 0;
+  excIdx: Int32Array = EMPTY_I32;
+  excVal: Float64Array = EMPTY_F64;
+  excCount = 0;
+  nextExc = 0;
+
+  /** Reads the stream header at bit `pos`; returns the bit position after the packed values. */
+  open(w: Uint32Array, base: number, pos: number, count: number): number {
+    cursor = pos;
+    this.base = unzigzag(readVar(w, base));
+    this.width = getBits(w, base, cursor, 6);
+    cursor += 6;
+    const exc = readVar(w, base);
+    this.excCount = exc;
+    this.nextExc = 0;
+    if (exc > 0) {
+      if (this.excIdx.length < exc) {
+        this.excIdx = new Int32Array(exc);
+        this.excVal = new Float64Array(exc);
+      }
+      let idx = 0;
+      for (let i = 0; i < exc; i++) {
+        idx += readVar(w, base);
+        this.excIdx[i] = idx;
+        this.excVal[i] = this.base + unzigzag(readVar(w, base));
+      }
+    }
+    this.start = cursor;
+    return cursor + count * this.width;
+  }
+
+  /** Writes the values at indexes [i0, i0 + k) into out[o0..]; indexes are read in increasing order. */
+  unpack(w: Uint32Array, wbase: number, i0: number, k: number, out: Float64Array, o0: number): void {
+    const b = this.base;
+    const wd = this.width;
+    if (wd === 0) {
+      for (let j = 0; j < k; j++) out[o0 + j] = b;
+    } else {
+      let pos = this.start + i0 * wd;
+      const sh = 32 - wd;
+      for (let j = 0; j < k; j++) {
+        const i = wbase + (pos >>> 5);
+        const o = pos & 31;
+        let x = w[i]! << o;
+        if (o > sh) x |= w[i + 1]! >>> (32 - o);
+        out[o0 + j] = b + (x >>> sh);
+        pos += wd;
+      }
+    }
+    const end = i0 + k;
+    while (this.nextExc < this.excCount) {
+      const idx = this.excIdx[this.nextExc]!;
+      if (idx >= end) break;
+      if (idx >= i0) out[o0 + idx - i0] = this.excVal[this.nextExc]!;
+      this.nextExc++;
+    }
+  }
+}
+
+const EMPTY_I32 = new Int32Array(0);
+const EMPTY_F64 = new Float64Array(0);
+
+/** Bit cursor of readVar (decoding is single-threaded and never re-entrant). */
+let cursor = 0;
+
+function readVar(w: Uint32Array, base: number): number {
+  const n = getBits(w, base, cursor, 6);
+  cursor += 6;
+  if (n === 0) return 0;
+  let x: number;
+  if (n <= 32) {
+    x = getBits(w, base, cursor, n);
+  } else {
+    x = getBits(w, base, cursor, n - 32) * 4294967296 + getBits(w, base, cursor + n - 32, 32);
+  }
+  cursor += n;
+  return x;
+}
+
+/**
+ * Resumable decoder of one block chunk. The words must extend at least two zero words past the
+ * chunk (readers look ahead).
+ */
+export class BlockChunkDecoder {
+  private w: Uint32Array = new Uint32Array(4);
+  private base = 0;
+  n = 0;
+  private i = 0;
+  private tKind = 0;
+  private vKind = 0;
+  private t = 0;
+  private delta = 0;
+  private readonly tPacked = new PackedReader();
+  private readonly vPacked = new PackedReader();
+  /** Unpacked residuals of the current batch (grown to the largest batch asked for). */
+  private tmp = new Float64Array(128);
+  // Decimal state.
+  private p = 1;
+  private order = 0;
+  private m = 0;
+  private d = 0;
+  // Constant / XOR state.
+  private vlo = 0;
+  private vhi = 0;
+  private xp = 0;
+  private lead = 0;
+  private trail = 0;
+
+  reset(w: Uint32Array, base: number, minT: number): void {
+    this.w = w;
+    this.base = base;
+    const hdr = getBits(w, base, 0, 20);
+    this.tKind = hdr >>> 18;
+    this.vKind = (hdr >>> 16) & 3;
+    this.n = hdr & 0xffff;
+    this.i = 0;
+    this.t = minT;
+    cursor = 20;
+    if (this.tKind === T_CONST) this.delta = readVar(w, base);
+    else if (this.tKind === T_PACKED) {
+      this.delta = readVar(w, base);
+      cursor = this.tPacked.open(w, base, cursor, this.n - 2);
+    }
+    if (this.vKind === V_CONST || this.vKind === V_XOR) {
+      this.vhi = getBits(w, base, cursor, 32);
+      this.vlo = getBits(w, base, cursor + 32, 32);
+      this.xp = cursor + 64;
+      this.lead = 0;
+      this.trail = 0;
+    } else {
+      const e = getBits(w, base, cursor, 4);
+      this.order = getBits(w, base, cursor + 4, 2);
+      cursor += 6;
+      this.p = POW10[e]!;
+      this.m = unzigzag(readVar(w, base));
+      this.d = this.order === 2 && this.n > 1 ? unzigzag(readVar(w, base)) : 0;
+      const c = this.order === 2 ? Math.max(0, this.n - 2) : this.n - 1;
+      this.vPacked.open(w, base, cursor, c);
+    }
+  }
+
+  remaining(): number {
+    return this.n - this.i;
+  }
+
+  /** Writes up to `max` samples; values as raw words into outV32 or as numbers into outV (same buffer). */
+  fill(outT: Float64Array, outV: Float64Array, outV32: Uint32Array, max: number): number {
+    const start = this.i;
+    const k = Math.min(max, this.n - start);
+    if (k <= 0) return 0;
+    if (this.tmp.length < k) this.tmp = new Float64Array(k);
+    this.fillT(outT, start, k);
+    if (this.vKind === V_DECIMAL) this.fillDecimal(outV, start, k);
+    else if (this.vKind === V_CONST) {
+      const lo = this.vlo;
+      const hi = this.vhi;
+      for (let j = 0; j < k; j++) {
+        outV32[2 * j] = lo;
+        outV32[2 * j + 1] = hi;
+      }
+    } else this.fillXor(outV32, start, k);
+    this.i = start + k;
+    return k;
+  }
+
+  private fillT(outT: Float64Array, start: number, k: number): void {
+    let t = this.t;
+    let delta = this.delta;
+    let j = 0;
+    if (start === 0) {
+      outT[0] = t;
+      j = 1;
+    }
+    if (this.tKind === T_CONST) {
+      for (; j < k; j++) {
+        t += delta;
+        outT[j] = t;
+      }
+    } else if (this.tKind === T_PACKED) {
+      if (start <= 1 && j < k) {
+        // Sample 1 uses the first delta itself.
+        t += delta;
+        outT[j] = t;
+        j++;
+      }
+      if (j < k) {
+        const tmp = this.tmp;
+        this.tPacked.unpack(this.w, this.base, start + j - 2, k - j, tmp, j);
+        for (; j < k; j++) {
+          delta += tmp[j]!;
+          t += delta;
+          outT[j] = t;
+        }
+      }
+    }
+    this.t = t;
+    this.delta = delta;
+  }
+
+  private fillDecimal(outV: Float64Array, start: number, k: number): void {
+    const p = this.p;
+    const pr = this.vPacked;
+    const w = this.w;
+    const base = this.base;
+    let m = this.m;
+    let d = this.d;
+    let j = 0;
+    if (start === 0) {
+      outV[0] = m / p;
+      j = 1;
+    }
+    if (j < k) {
+      const tmp = this.tmp;
+      if (this.order === 0) {
+        pr.unpack(w, base, start + j - 1, k - j, tmp, j);
+        for (; j < k; j++) {
+          m = tmp[j]!;
+          outV[j] = m / p;
+        }
+      } else if (this.order === 1) {
+        pr.unpack(w, base, start + j - 1, k - j, tmp, j);
+        for (; j < k; j++) {
+          m += tmp[j]!;
+          outV[j] = m / p;
+        }
+      } else {
+        if (start <= 1) {
+          m += d;
+          outV[j] = m / p;
+          j++;
+        }
+        if (j < k) {
+          pr.unpack(w, base, start + j - 2, k - j, tmp, j);
+          for (; j < k; j++) {
+            d += tmp[j]!;
+            m += d;
+            outV[j] = m / p;
+          }
+        }
+      }
+    }
+    this.m = m;
+    this.d = d;
+  }
+
+  private fillXor(outV32: Uint32Array, start: number, k: number): void {
+    const w = this.w;
+    const base = this.base;
+    let p = this.xp;
+    let vlo = this.vlo;
+    let vhi = this.vhi;
+    let lead = this.lead;
+    let trail = this.trail;
+    let j = 0;
+    if (start === 0) {
+      outV32[0] = vlo;
+      outV32[1] = vhi;
+      j = 1;
+    }
+    for (; j < k; j++) {
+      const jj0 = base + (p >>> 5);
+      const oo = p & 31;
+      const a = w[jj0]!;
+      const h0 = oo === 0 ? a | 0 : (a << oo) | (w[jj0 + 1]! >>> (32 - oo));
+      if (h0 < 0) {
+        let sig: number;
+        let q: number;
+        if ((h0 & 0x40000000) === 0) {
+          q = p + 2;
+          sig = 64 - lead - trail;
+        } else {
+          const hdr = (h0 >>> 19) & 0x7ff;
+          q = p + 13;
+          lead = hdr >>> 6;
+          sig = hdr & 63;
+          if (sig === 0) sig = 64;
+          trail = 64 - lead - sig;
+        }
+        const jj = base + (q >>> 5);
+        const o2 = q & 31;
+        const a2 = w[jj]!;
+        const b2 = w[jj + 1]!;
+        let h: number;
+        let l: number;
+        if (o2 === 0) {
+          h = a2;
+          l = b2;
+        } else {
+          const c2 = w[jj + 2]!;
+          h = (a2 << o2) | (b2 >>> (32 - o2));
+          l = (b2 << o2) | (c2 >>> (32 - o2));
+        }
+        let rhi: number;
+        let rlo: number;
+        if (sig <= 32) {
+          rhi = 0;
+          rlo = h >>> (32 - sig);
+        } else if (sig === 64) {
+          rhi = h;
+          rlo = l;
+        } else {
+          rhi = h >>> (64 - sig);
+          rlo = (h << (sig - 32)) | (l >>> (64 - sig));
+        }
+        p = q + sig;
+        const s = trail;
+        if (s === 0) {
+          vhi ^= rhi;
+          vlo ^= rlo;
+        } else if (s < 32) {
+          vhi ^= (rhi << s) | (rlo >>> (32 - s));
+          vlo ^= rlo << s;
+        } else {
+          vhi ^= rlo << (s - 32);
+        }
+      } else p += 1;
+      outV32[2 * j] = vlo;
+      outV32[2 * j + 1] = vhi;
+    }
+    this.xp = p;
+    this.vlo = vlo;
+    this.vhi = vhi;
+    this.lead = lead;
+    this.trail = trail;
+  }
+}
+
+/** Decodes a whole block chunk into fresh arrays (tests, compaction). */
+export function decodeBlockChunk(w: Uint32Array, base: number, minT: number): { ts: Float64Array; vs: Float64Array } {
+  const d = new BlockChunkDecoder();
+  d.reset(w, base, minT);
+  const ts = new Float64Array(d.n);
+  const vs = new Float64Array(d.n);
+  d.fill(ts, vs, new Uint32Array(vs.buffer), d.n);
+  return { ts, vs };
+}

@@ -1,0 +1,1024 @@
+/**
+ * The head: the in-memory part of the store holding the most recent samples (up to about 1.5
+ * block ranges) in compressed XOR chunks.
+ *
+ * Series live in "slots": parallel typed arrays indexed by slot number (struct of arrays), not
+ * objects. A series' labels are symbol ids in one shared `Uint32Array` pool; symbols are
+ * interned strings. A series ref given to appenders is `gen * 2^27 + slot`; the generation
+ * changes when a slot is reused, so a stale ref is detected and falls back to a label lookup.
+ *
+ * Readers (queriers, block writers) capture the chunks they need when they select; sealed chunk
+ * pages are never rewritten in place, and open-chunk slots freed while a reader is open are
+ * reused only after it closes (epochs).
+ */
+import { Labels, compareLabels, type Matcher } from '../model/index.ts';
+import type { Series } from '../storage/index.ts';
+import { Arena, ChunkMetas, PAGE_WORDS, SLOT_WORDS, Slab } from './chunkstore.ts';
+import { TsdbError } from './errors.ts';
+import { ChunkedIterator, type ChunkCursor } from './iterators.ts';
+import { EMPTY_POSTINGS, PostingList, intersect, postingSize, postingView, subtract, unionMany, type Posting } from './postings.ts';
+import { MAX_SAMPLE_BITS, XorDecoder, XorState, xorFirst, xorNext } from './xor.ts';
+
+/** Slots per generation in a series ref. */
+export const SLOT_SPACE = 2 ** 27;
+
+export const APPEND_OK = 0;
+export const APPEND_OUT_OF_ORDER = 1;
+export const APPEND_DUPLICATE_SAME = 2;
+export const APPEND_DUPLICATE = 3;
+export const APPEND_OUT_OF_BOUNDS = 4;
+
+const f64 = new Float64Array(2);
+const u32 = new Uint32Array(f64.buffer);
+
+function sameBits(a: number, b: number): boolean {
+  f64[0] = a;
+  f64[1] = b;
+  return u32[0] === u32[2] && u32[1] === u32[3];
+}
+
+/** FNV-1a over the pairs with separators (identity of a label set inside the head). */
+export function hashPairs(pairs: readonly string[]): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < pairs.length; i++) {
+    const s = pairs[i]!;
+    for (let j = 0; j < s.length; j++) {
+      h ^= s.charCodeAt(j);
+      h = Math.imul(h, 0x01000193);
+    }
+    h ^= 0xff;
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+export interface HeadOptions {
+  /** Block range (ms): chunks never span a multiple of it. */
+  chunkRange: number;
+  /** Samples per chunk before it is sealed (default 120). */
+  samplesPerChunk?: number;
+  /** Called when a series is created (the WAL logs it). */
+  onSeriesCreated?: (slot: number) => void;
+}
+
+export interface HeadStatsSnapshot {
+  numSeries: number;
+  numLabelPairs: number;
+  chunkCount: number;
+  minTime: number;
+  maxTime: number;
+}
+
+/** The chunks captured for a set of series at select time (see HeadSelection.cursor). */
+class ChunkCapture {
+  pages: Uint32Array[] = [];
+  offs: number[] = [];
+  ns: number[] = [];
+  minTs: number[] = [];
+  maxTs: number[] = [];
+
+  add(page: Uint32Array, off: number, n: number, minT: number, maxT: number): void {
+    this.pages.push(page);
+    this.offs.push(off);
+    this.ns.push(n);
+    this.minTs.push(minT);
+    this.maxTs.push(maxT);
+  }
+
+  get length(): number {
+    return this.pages.length;
+  }
+}
+
+class HeadCursor implements ChunkCursor {
+  private readonly dec = new XorDecoder();
+  readonly count: number;
+
+  constructor(private readonly cap: ChunkCapture, private readonly from: number, to: number) {
+    this.count = to - from;
+  }
+
+  minT(i: number): number {
+    return this.cap.minTs[this.from + i]!;
+  }
+
+  maxT(i: number): number {
+    return this.cap.maxTs[this.from + i]!;
+  }
+
+  open(i: number): void {
+    const j = this.from + i;
+    this.dec.reset(this.cap.pages[j]!, this.cap.offs[j]!, this.cap.ns[j]!, this.cap.minTs[j]!);
+  }
+
+  fill(bt: Float64Array, _bv: Float64Array, bv32: Uint32Array, max: number): number {
+    return this.dec.fill(bt, bv32, max);
+  }
+}
+
+/** A series selected from the head: its labels and the chunks captured for it. */
+export class HeadSeries implements Series {
+  constructor(
+    readonly labels: Labels,
+    private readonly cap: ChunkCapture,
+    private readonly from: number,
+    private readonly to: number,
+    private readonly mint: number,
+    private readonly maxt: number,
+  ) {}
+
+  iterator(): ChunkedIterator {
+    return new ChunkedIterator(new HeadCursor(this.cap, this.from, this.to), this.mint, this.maxt);
+  }
+
+  /** Time range covered by the captured chunks. */
+  minTime(): number {
+    return this.cap.minTs[this.from]!;
+  }
+
+  maxTime(): number {
+    return this.cap.maxTs[this.to - 1]!;
+  }
+
+  /** Raw access for block writing: chunk count and each chunk's XOR words. */
+  chunkCount(): number {
+    return this.to - this.from;
+  }
+
+  chunk(i: number): { page: Uint32Array; off: number; n: number; minT: number; maxT: number } {
+    const j = this.from + i;
+    return { page: this.cap.pages[j]!, off: this.cap.offs[j]!, n: this.cap.ns[j]!, minT: this.cap.minTs[j]!, maxT: this.cap.maxTs[j]! };
+  }
+}
+
+export class Head {
+  readonly chunkRange: number;
+  readonly samplesPerChunk: number;
+  onSeriesCreated: ((slot: number) => void) | undefined;
+
+  // ---- series slots (struct of arrays) ----
+  capacity = 0;
+  /** One past the highest slot ever used (slot 0 is never used). */
+  top = 1;
+  gen = new Uint32Array(0);
+  alive = new Uint8Array(0);
+  labelsOff = new Uint32Array(0);
+  hashes = new Uint32Array(0);
+  readonly enc = new XorState(0);
+  openLoc = new Int32Array(0);
+  openCap = new Uint16Array(0);
+  openMinT = new Float64Array(0);
+  firstChunk = new Int32Array(0);
+  lastChunk = new Int32Array(0);
+  pendOwner = new Int32Array(0);
+  pendIdx = new Int32Array(0);
+  private freeSlots: number[] = [];
+  numSeries = 0;
+
+  // ---- labels ----
+  readonly symIds = new Map<string, number>();
+  syms: string[] = [''];
+  symRefs = new Int32Array(16);
+  private freeSyms: number[] = [];
+  pool = new Uint32Array(1024);
+  poolTop = 0;
+  /** Pool words no longer referenced (compacted on truncation). */
+  private poolGarbage = 0;
+
+  // ---- index ----
+  private table = new Int32Array(1024);
+  private tableUsed = 0;
+  readonly postings = new Map<string, Map<string, Posting>>();
+
+  // ---- chunks ----
+  readonly slab = new Slab();
+  readonly arena = new Arena();
+  readonly metas = new ChunkMetas();
+
+  // ---- time ----
+  minT = Infinity;
+  maxT = -Infinity;
+  /** Samples older than this are out of bounds (already persisted in a block). */
+  minValidTime = -Infinity;
+
+  // ---- readers ----
+  epoch = 0;
+  private readonly readerEpochs = new Map<number, number>();
+  private readers = 0;
+  /** Appenders that have not committed or rolled back (their series are not collected). */
+  readonly activeAppenders = new Set<number>();
+  private nextAppenderId = 1;
+
+  // ---- counters (read by metrics) ----
+  samplesAppended = 0;
+  outOfOrder = 0;
+  outOfBounds = 0;
+  duplicates = 0;
+  seriesCreated = 0;
+  seriesRemoved = 0;
+  chunksCreated = 0;
+  chunksRemoved = 0;
+
+  constructor(opts: HeadOptions) {
+    if (!(opts.chunkRange > 0)) throw new TsdbError('invalid_option', `chunk range must be positive, got ${opts.chunkRange}`);
+    this.chunkRange = opts.chunkRange;
+    this.samplesPerChunk = opts.samplesPerChunk ?? 120;
+    if (this.samplesPerChunk < 1 || this.samplesPerChunk > 120) throw new TsdbError('invalid_option', 'samples per chunk must be within 1..120');
+    this.onSeriesCreated = opts.onSeriesCreated;
+    this.growSlots(1024);
+  }
+
+  // ------------------------------------------------------------------ slots
+
+  private growSlots(cap: number): void {
+    const g32 = (a: Uint32Array) => { const b = new Uint32Array(cap); b.set(a); return b; };
+    const gi = (a: Int32Array) => { const b = new Int32Array(cap); b.set(a); return b; };
+    const g16 = (a: Uint16Array) => { const b = new Uint16Array(cap); b.set(a); return b; };
+    const g8 = (a: Uint8Array) => { const b = new Uint8Array(cap); b.set(a); return b; };
+    const gf = (a: Float64Array) => { const b = new Float64Array(cap); b.set(a); return b; };
+    this.gen = g32(this.gen);
+    this.alive = g8(this.alive);
+    this.labelsOff = g32(this.labelsOff);
+    this.hashes = g32(this.hashes);
+    this.enc.grow(cap);
+    this.openLoc = gi(this.openLoc);
+    this.openCap = g16(this.openCap);
+    this.openMinT = gf(this.openMinT);
+    this.firstChunk = gi(this.firstChunk);
+    this.lastChunk = gi(this.lastChunk);
+    this.pendOwner = gi(this.pendOwner);
+    this.pendIdx = gi(this.pendIdx);
+    this.capacity = cap;
+  }
+
+  /** The ref appenders use for a slot. */
+  refOf(slot: number): number {
+    return this.gen[slot]! * SLOT_SPACE + slot;
+  }
+
+  /** The live slot a ref designates, or -1 when the ref is stale or unknown. */
+  slotOfRef(ref: number): number {
+    if (!(ref > 0)) return -1;
+    const slot = ref % SLOT_SPACE;
+    if (slot >= this.top || this.alive[slot] === 0) return -1;
+    if (this.gen[slot] !== (ref - slot) / SLOT_SPACE) return -1;
+    return slot;
+  }
+
+  /** Finds the series with these labels, or -1. */
+  lookup(pairs: readonly string[], hash = hashPairs(pairs)): number {
+    const table = this.table;
+    const mask = table.length - 1;
+    let i = hash & mask;
+    for (;;) {
+      const e = table[i]!;
+      if (e === 0) return -1;
+      if (e > 0 && this.hashes[e]! === hash && this.pairsEqual(e, pairs)) return e;
+      i = (i + 1) & mask;
+    }
+  }
+
+  private pairsEqual(slot: number, pairs: readonly string[]): boolean {
+    const pool = this.pool;
+    const off = this.labelsOff[slot]!;
+    const n = pool[off]!;
+    if (n * 2 !== pairs.length) return false;
+    const syms = this.syms;
+    for (let k = 0; k < pairs.length; k++) if (syms[pool[off + 1 + k]!] !== pairs[k]) return false;
+    return true;
+  }
+
+  /** Finds or creates the series. Throws TsdbError for an invalid label set. */
+  getOrCreate(labels: Labels): number {
+    const pairs = labels.pairs;
+    const hash = hashPairs(pairs);
+    const found = this.lookup(pairs, hash);
+    if (found >= 0) return found;
+    if (pairs.length === 0) throw new TsdbError('invalid_labels', 'empty labelset');
+    for (let k = 0; k + 2 < pairs.length; k += 2) {
+      if (pairs[k] === pairs[k + 2]) throw new TsdbError('invalid_labels', `label name "${pairs[k]}" is not unique`);
+    }
+    return this.create(pairs, hash);
+  }
+
+  /** Creates a series at a given slot and generation (WAL replay, snapshot load). */
+  createAt(pairs: readonly string[], slot: number, gen: number): number {
+    return this.create(pairs, hashPairs(pairs), slot, gen);
+  }
+
+  private create(pairs: readonly string[], hash: number, atSlot = -1, atGen = -1): number {
+    let slot: number;
+    if (atSlot > 0) {
+      slot = atSlot;
+      if (slot >= SLOT_SPACE) throw new TsdbError('corrupt_wal', `series slot ${slot} out of range`);
+      while (slot >= this.capacity) this.growSlots(this.capacity * 2);
+      if (this.alive[slot] !== 0) throw new Error(`slot ${slot} in use`);
+      if (slot >= this.top) {
+        for (let s = this.top; s < slot; s++) this.freeSlots.push(s);
+        this.top = slot + 1;
+      } else {
+        const i = this.freeSlots.lastIndexOf(slot);
+        if (i >= 0) this.freeSlots.splice(i, 1);
+      }
+      this.gen[slot] = atGen;
+    } else if (this.freeSlots.length > 0) {
+      slot = this.freeSlots.pop()!;
+      this.gen[slot] = (this.gen[slot]! + 1) % 67108864;
+    } else {
+      if (this.top >= SLOT_SPACE) throw new TsdbError('invalid_labels', 'too many series in the head');
+      if (this.top >= this.capacity) this.growSlots(this.capacity < 1 << 20 ? this.capacity * 2 : Math.ceil(this.capacity * 1.25));
+      slot = this.top++;
+    }
+    this.alive[slot] = 1;
+    this.hashes[slot] = hash;
+    // Labels into the pool.
+    const n = pairs.length;
+    if (this.poolTop + n + 1 > this.pool.length) {
+      const g = new Uint32Array(Math.max(this.pool.length * 2, this.poolTop + n + 1));
+      g.set(this.pool.subarray(0, this.poolTop));
+      this.pool = g;
+    }
+    const off = this.poolTop;
+    this.pool[off] = n >> 1;
+    for (let k = 0; k < n; k++) this.pool[off + 1 + k] = this.intern(pairs[k]!);
+    this.poolTop += n + 1;
+    this.labelsOff[slot] = off;
+    // Postings.
+    for (let k = 0; k < n; k += 2) this.addPosting(this.syms[this.pool[off + 1 + k]!]!, this.syms[this.pool[off + 2 + k]!]!, slot);
+    // Hash table.
+    if ((this.tableUsed + 1) * 2 > this.table.length) this.rehash(this.table.length * 2);
+    this.tableInsert(slot, hash);
+    // Series state.
+    this.enc.t[slot] = -Infinity;
+    this.enc.n[slot] = 0;
+    this.openLoc[slot] = -1;
+    this.firstChunk[slot] = -1;
+    this.lastChunk[slot] = -1;
+    this.pendOwner[slot] = 0;
+    this.numSeries++;
+    this.seriesCreated++;
+    this.onSeriesCreated?.(slot);
+    return slot;
+  }
+
+  private intern(s: string): number {
+    let id = this.symIds.get(s);
+    if (id === undefined) {
+      id = this.freeSyms.length > 0 ? this.freeSyms.pop()! : this.syms.length;
+      if (id === this.syms.length) this.syms.push(s);
+      else this.syms[id] = s;
+      this.symIds.set(s, id);
+      if (id >= this.symRefs.length) {
+        const g = new Int32Array(Math.max(id + 1, this.symRefs.length * 2));
+        g.set(this.symRefs);
+        this.symRefs = g;
+      }
+    }
+    this.symRefs[id]!++;
+    return id;
+  }
+
+  private unref(id: number): void {
+    if (--this.symRefs[id]! === 0) {
+      this.symIds.delete(this.syms[id]!);
+      this.syms[id] = '';
+      this.freeSyms.push(id);
+    }
+  }
+
+  private addPosting(name: string, value: string, slot: number): void {
+    let byValue = this.postings.get(name);
+    if (byValue === undefined) {
+      byValue = new Map();
+      this.postings.set(name, byValue);
+    }
+    const p = byValue.get(value);
+    if (p === undefined) byValue.set(value, slot);
+    else if (typeof p === 'number') byValue.set(value, new PostingList(p, slot));
+    else p.add(slot);
+  }
+
+  private tableInsert(slot: number, hash: number): void {
+    const table = this.table;
+    const mask = table.length - 1;
+    let i = hash & mask;
+    while (table[i]! > 0) i = (i + 1) & mask;
+    if (table[i] === 0) this.tableUsed++;
+    table[i] = slot;
+  }
+
+  private tableRemove(slot: number): void {
+    const table = this.table;
+    const mask = table.length - 1;
+    let i = this.hashes[slot]! & mask;
+    for (;;) {
+      const e = table[i]!;
+      if (e === 0) return;
+      if (e === slot) {
+        table[i] = -1;
+        return;
+      }
+      i = (i + 1) & mask;
+    }
+  }
+
+  private rehash(size: number): void {
+    while (this.numSeries * 2 >= size) size *= 2;
+    this.table = new Int32Array(size);
+    this.tableUsed = 0;
+    for (let s = 1; s < this.top; s++) if (this.alive[s]) this.tableInsert(s, this.hashes[s]!);
+  }
+
+  /** The label pairs of a slot as strings (sorted by name). */
+  pairsOf(slot: number): string[] {
+    const off = this.labelsOff[slot]!;
+    const n = this.pool[off]! * 2;
+    const out: string[] = new Array(n);
+    for (let k = 0; k < n; k++) out[k] = this.syms[this.pool[off + 1 + k]!]!;
+    return out;
+  }
+
+  labelsOf(slot: number): Labels {
+    return Labels.fromSortedPairs(this.pairsOf(slot));
+  }
+
+  labelValueOf(slot: number, name: string): string {
+    const off = this.labelsOff[slot]!;
+    const n = this.pool[off]!;
+    for (let k = 0; k < n; k++) {
+      if (this.syms[this.pool[off + 1 + 2 * k]!] === name) return this.syms[this.pool[off + 2 + 2 * k]!]!;
+    }
+    return '';
+  }
+
+  // ------------------------------------------------------------------ appending
+
+  newAppenderId(): number {
+    const id = this.nextAppenderId++;
+    if (this.nextAppenderId > 0x7fffffff) this.nextAppenderId = 1;
+    this.activeAppenders.add(id);
+    return id;
+  }
+
+  /**
+   * Appends one sample to a live slot. Returns APPEND_* (only APPEND_OK changes the series).
+   * Counters for rejections are updated here.
+   */
+  appendSample(s: number, t: number, v: number): number {
+    const enc = this.enc;
+    const lastT = enc.t[s]!;
+    if (t <= lastT) {
+      if (t === lastT) {
+        if (sameBits(v, enc.v[s]!)) return APPEND_DUPLICATE_SAME;
+        this.duplicates++;
+        return APPEND_DUPLICATE;
+      }
+      this.outOfOrder++;
+      return APPEND_OUT_OF_ORDER;
+    }
+    if (t < this.minValidTime) {
+      this.outOfBounds++;
+      return APPEND_OUT_OF_BOUNDS;
+    }
+    const n = enc.n[s]!;
+    if (n === 0) {
+      this.openChunk(s, t, v);
+    } else if (n >= this.samplesPerChunk || t >= (Math.floor(this.openMinT[s]! / this.chunkRange) + 1) * this.chunkRange) {
+      this.sealOpen(s);
+      this.openChunk(s, t, v);
+    } else {
+      let loc = this.openLoc[s]!;
+      if (enc.bits[s]! + (MAX_SAMPLE_BITS + 64) > this.openCap[s]! * 32) loc = this.growOpen(s, loc);
+      xorNext(enc, s, this.slab.pages[loc >>> 16]!, loc & 0xffff, t, v);
+    }
+    if (t > this.maxT) this.maxT = t;
+    if (t < this.minT) this.minT = t;
+    this.samplesAppended++;
+    return APPEND_OK;
+  }
+
+  private openChunk(s: number, t: number, v: number): void {
+    const loc = this.slab.alloc(0);
+    xorFirst(this.enc, s, this.slab.pages[loc >>> 16]!, loc & 0xffff, t, v);
+    this.openLoc[s] = loc;
+    this.openCap[s] = SLOT_WORDS[0];
+    this.openMinT[s] = t;
+    this.chunksCreated++;
+  }
+
+  private growOpen(s: number, loc: number): number {
+    const cap = this.openCap[s]!;
+    const cls = SLOT_WORDS.indexOf(cap as (typeof SLOT_WORDS)[number]);
+    const nloc = this.slab.alloc(cls + 1);
+    const words = ((this.enc.bits[s]! + 31) >>> 5) + 1;
+    const src = this.slab.pages[loc >>> 16]!;
+    const off = loc & 0xffff;
+    this.slab.pages[nloc >>> 16]!.set(src.subarray(off, off + words), nloc & 0xffff);
+    this.freeSlot(loc);
+    this.openLoc[s] = nloc;
+    this.openCap[s] = SLOT_WORDS[cls + 1]!;
+    return nloc;
+  }
+
+  private freeSlot(loc: number): void {
+    this.slab.free(loc, this.epoch);
+    if (this.readers === 0) this.slab.reclaim(Infinity);
+  }
+
+  /** Moves the open chunk of slot s to the arena. */
+  sealOpen(s: number): void {
+    const enc = this.enc;
+    const loc = this.openLoc[s]!;
+    if (loc < 0 || enc.n[s] === 0) return;
+    const words = (enc.bits[s]! + 31) >>> 5;
+    const aloc = this.arena.store(this.slab.pages[loc >>> 16]!, loc & 0xffff, words);
+    const m = this.metas.alloc();
+    const metas = this.metas;
+    metas.minT[m] = this.openMinT[s]!;
+    metas.maxT[m] = enc.t[s]!;
+    metas.loc[m] = aloc;
+    metas.words[m] = words;
+    metas.n[m] = enc.n[s]!;
+    metas.next[m] = -1;
+    const last = this.lastChunk[s]!;
+    if (last < 0) this.firstChunk[s] = m;
+    else metas.next[last] = m;
+    this.lastChunk[s] = m;
+    this.freeSlot(loc);
+    this.openLoc[s] = -1;
+    enc.n[s] = 0;
+  }
+
+  /** Appends a sealed chunk as read from a snapshot (words copied into the arena). */
+  addSealedChunk(s: number, src: Uint32Array, srcOff: number, words: number, n: number, minT: number, maxT: number): void {
+    const aloc = this.arena.store(src, srcOff, words);
+    const m = this.metas.alloc();
+    const metas = this.metas;
+    metas.minT[m] = minT;
+    metas.maxT[m] = maxT;
+    metas.loc[m] = aloc;
+    metas.words[m] = words;
+    metas.n[m] = n;
+    metas.next[m] = -1;
+    const last = this.lastChunk[s]!;
+    if (last < 0) this.firstChunk[s] = m;
+    else metas.next[last] = m;
+    this.lastChunk[s] = m;
+    if (minT < this.minT) this.minT = minT;
+    if (maxT > this.maxT) this.maxT = maxT;
+    this.chunksCreated++;
+  }
+
+  /** Restores an open chunk and its encoder state from a snapshot. */
+  restoreOpenChunk(s: number, src: Uint32Array, srcOff: number, bits: number, state: { n: number; t: number; delta: number; vlo: number; vhi: number; lead: number; trail: number; minT: number }): void {
+    const words = (bits + 31) >>> 5;
+    let cls = 0;
+    while (SLOT_WORDS[cls]! * 32 < bits + MAX_SAMPLE_BITS + 64) cls++;
+    const loc = this.slab.alloc(cls);
+    this.slab.pages[loc >>> 16]!.set(src.subarray(srcOff, srcOff + words), loc & 0xffff);
+    const enc = this.enc;
+    enc.bits[s] = bits;
+    enc.n[s] = state.n;
+    enc.t[s] = state.t;
+    enc.delta[s] = state.delta;
+    enc.vw[2 * s] = state.vlo;
+    enc.vw[2 * s + 1] = state.vhi;
+    enc.lead[s] = state.lead;
+    enc.trail[s] = state.trail;
+    this.openLoc[s] = loc;
+    this.openCap[s] = SLOT_WORDS[cls]!;
+    this.openMinT[s] = state.minT;
+    if (state.minT < this.minT) this.minT = state.minT;
+    if (state.t > this.maxT) this.maxT = state.t;
+    this.chunksCreated++;
+  }
+
+  /** Sets the last sample of a series without chunks (snapshot of a series emptied by truncation). */
+  restoreLast(s: number, t: number, vlo: number, vhi: number): void {
+    this.enc.t[s] = t;
+    this.enc.vw[2 * s] = vlo;
+    this.enc.vw[2 * s + 1] = vhi;
+  }
+
+  // ------------------------------------------------------------------ readers
+
+  beginRead(): number {
+    const e = ++this.epoch;
+    this.readerEpochs.set(e, (this.readerEpochs.get(e) ?? 0) + 1);
+    this.readers++;
+    return e;
+  }
+
+  endRead(e: number): void {
+    const c = this.readerEpochs.get(e);
+    if (c === undefined) return;
+    if (c <= 1) this.readerEpochs.delete(e);
+    else this.readerEpochs.set(e, c - 1);
+    this.readers--;
+    let min = Infinity;
+    for (const k of this.readerEpochs.keys()) if (k < min) min = k;
+    this.slab.reclaim(min);
+  }
+
+  // ------------------------------------------------------------------ index queries
+
+  private allPostings(): Int32Array {
+    const out = new Int32Array(this.numSeries);
+    let k = 0;
+    const alive = this.alive;
+    for (let s = 1; s < this.top; s++) if (alive[s]) out[k++] = s;
+    return k === out.length ? out : out.slice(0, k);
+  }
+
+  private valuesPostings(name: string, pred: (v: string) => boolean): Int32Array {
+    const byValue = this.postings.get(name);
+    if (!byValue) return EMPTY_POSTINGS;
+    const lists: Int32Array[] = [];
+    let singles: number[] | undefined;
+    for (const [v, p] of byValue) {
+      if (!pred(v)) continue;
+      if (typeof p === 'number') (singles ??= []).push(p);
+      else lists.push(p.view());
+    }
+    if (singles) {
+      const a = Int32Array.from(singles);
+      a.sort();
+      lists.push(a);
+    }
+    // Lists of one name never share a series: concatenation + sort is a union.
+    return unionMany(lists);
+  }
+
+  private postingsFor(m: Matcher): Int32Array {
+    const byValue = this.postings.get(m.name);
+    if (!byValue) return EMPTY_POSTINGS;
+    if (m.type === '=') {
+      const p = byValue.get(m.value);
+      return p === undefined ? EMPTY_POSTINGS : postingView(p);
+    }
+    if (m.type === '=~' && m.setMatches) {
+      const lists: Int32Array[] = [];
+      for (const v of m.setMatches) {
+        const p = byValue.get(v);
+        if (p !== undefined) lists.push(postingView(p));
+      }
+      return unionMany(lists);
+    }
+    return this.valuesPostings(m.name, (v) => m.matches(v));
+  }
+
+  /** Slots of the live series matching all matchers, sorted by slot. */
+  postingsForMatchers(matchers: readonly Matcher[]): Int32Array {
+    let result: Int32Array | undefined;
+    const positives: Matcher[] = [];
+    const negatives: Matcher[] = [];
+    for (const m of matchers) (m.matchesEmpty ? negatives : positives).push(m);
+    if (positives.length > 0) {
+      // Cheapest first.
+      const lists = positives.map((m) => this.postingsFor(m));
+      lists.sort((a, b) => a.length - b.length);
+      result = lists[0]!;
+      for (let i = 1; i < lists.length && result.length > 0; i++) result = intersect(result, lists[i]!);
+    } else {
+      result = this.allPostings();
+    }
+    for (const m of negatives) {
+      if (result.length === 0) break;
+      // A matcher that accepts '' excludes exactly the series whose value it rejects.
+      const excluded = this.valuesPostings(m.name, (v) => !m.matches(v));
+      result = subtract(result, excluded);
+    }
+    return result;
+  }
+
+  /** Whether a slot has samples in [mint, maxt]. */
+  private inRange(s: number, mint: number, maxt: number): boolean {
+    const first = this.firstChunk[s]!;
+    let minT: number;
+    if (first >= 0) minT = this.metas.minT[first]!;
+    else if (this.enc.n[s]! > 0) minT = this.openMinT[s]!;
+    else return false;
+    return minT <= maxt && this.enc.t[s]! >= mint;
+  }
+
+  /**
+   * Selects series (sorted by labels) with samples in [mint, maxt]. The caller must hold a read
+   * epoch (beginRead) until it no longer iterates them.
+   */
+  select(matchers: readonly Matcher[], mint: number, maxt: number, limit = 0): HeadSeries[] {
+    const slots = this.postingsForMatchers(matchers);
+    const cap = new ChunkCapture();
+    const out: HeadSeries[] = [];
+    for (let i = 0; i < slots.length; i++) {
+      const s = slots[i]!;
+      if (!this.inRange(s, mint, maxt)) continue;
+      const from = cap.length;
+      this.capture(s, mint, maxt, cap);
+      if (cap.length === from) continue;
+      out.push(new HeadSeries(this.labelsOf(s), cap, from, cap.length, mint, maxt));
+    }
+    out.sort((a, b) => compareLabels(a.labels, b.labels));
+    if (limit > 0 && out.length > limit) out.length = limit;
+    return out;
+  }
+
+  private capture(s: number, mint: number, maxt: number, cap: ChunkCapture): void {
+    const metas = this.metas;
+    for (let m = this.firstChunk[s]!; m >= 0; m = metas.next[m]!) {
+      if (metas.maxT[m]! < mint) continue;
+      if (metas.minT[m]! > maxt) return;
+      const loc = metas.loc[m]!;
+      cap.add(this.arena.pages[Math.floor(loc / PAGE_WORDS)]!, loc % PAGE_WORDS, metas.n[m]!, metas.minT[m]!, metas.maxT[m]!);
+    }
+    const n = this.enc.n[s]!;
+    if (n > 0) {
+      const minT = this.openMinT[s]!;
+      const maxT = this.enc.t[s]!;
+      if (maxT < mint || minT > maxt) return;
+      const loc = this.openLoc[s]!;
+      cap.add(this.slab.pages[loc >>> 16]!, loc & 0xffff, n, minT, maxT);
+    }
+  }
+
+  /** Sorted label names of live series matching the matchers with samples in [mint, maxt]. */
+  labelNames(matchers: readonly Matcher[] | undefined, mint: number, maxt: number): string[] {
+    if (!matchers || matchers.length === 0) {
+      if (this.maxT < mint || this.minT > maxt) return [];
+      return [...this.postings.keys()].sort();
+    }
+    const names = new Set<string>();
+    const slots = this.postingsForMatchers(matchers);
+    for (let i = 0; i < slots.length; i++) {
+      const s = slots[i]!;
+      if (!this.inRange(s, mint, maxt)) continue;
+      const off = this.labelsOff[s]!;
+      const n = this.pool[off]!;
+      for (let k = 0; k < n; k++) names.add(this.syms[this.pool[off + 1 + 2 * k]!]!);
+    }
+    return [...names].sort();
+  }
+
+  labelValues(name: string, matchers: readonly Matcher[] | undefined, mint: number, maxt: number): string[] {
+    const byValue = this.postings.get(name);
+    if (!byValue) return [];
+    if (!matchers || matchers.length === 0) {
+      if (this.maxT < mint || this.minT > maxt) return [];
+      return [...byValue.keys()].sort();
+    }
+    const values = new Set<string>();
+    const slots = this.postingsForMatchers(matchers);
+    for (let i = 0; i < slots.length; i++) {
+      const s = slots[i]!;
+      if (!this.inRange(s, mint, maxt)) continue;
+      const v = this.labelValueOf(s, name);
+      if (v !== '') values.add(v);
+    }
+    return [...values].sort();
+  }
+
+  // ------------------------------------------------------------------ truncation and deletion
+
+  /**
+   * Drops chunks that end before `mint` and series left without samples (unless an open
+   * appender holds them). Afterwards nothing older than `mint` is accepted.
+   */
+  truncate(mint: number): { removedSeries: number; removedChunks: number } {
+    if (mint > this.minValidTime) this.minValidTime = mint;
+    const metas = this.metas;
+    let removedChunks = 0;
+    const dead = new Uint8Array(this.top);
+    let deadCount = 0;
+    for (let s = 1; s < this.top; s++) {
+      if (!this.alive[s]) continue;
+      let m = this.firstChunk[s]!;
+      while (m >= 0 && metas.maxT[m]! < mint) {
+        const next = metas.next[m]!;
+        this.arena.release(metas.loc[m]!, metas.words[m]!);
+        metas.release(m);
+        removedChunks++;
+        m = next;
+      }
+      this.firstChunk[s] = m;
+      if (m < 0) this.lastChunk[s] = -1;
+      if (this.enc.n[s]! > 0 && this.enc.t[s]! < mint) {
+        this.freeSlot(this.openLoc[s]!);
+        this.openLoc[s] = -1;
+        this.enc.n[s] = 0;
+        removedChunks++;
+      }
+      if (this.firstChunk[s]! < 0 && this.enc.n[s] === 0 && !this.activeAppenders.has(this.pendOwner[s]!)) {
+        dead[s] = 1;
+        deadCount++;
+      }
+    }
+    this.chunksRemoved += removedChunks;
+    if (deadCount > 0) this.removeSeries(dead);
+    this.compactArena();
+    this.minT = Math.max(mint, this.firstSampleTime());
+    if (this.numSeries === 0) {
+      this.minT = Infinity;
+      this.maxT = -Infinity;
+    }
+    return { removedSeries: deadCount, removedChunks };
+  }
+
+  private firstSampleTime(): number {
+    let min = Infinity;
+    for (let s = 1; s < this.top; s++) {
+      if (!this.alive[s]) continue;
+      const f = this.firstChunk[s]!;
+      const t = f >= 0 ? this.metas.minT[f]! : this.enc.n[s]! > 0 ? this.openMinT[s]! : Infinity;
+      if (t < min) min = t;
+    }
+    return min;
+  }
+
+  /** Removes the marked series from every structure. */
+  private removeSeries(dead: Uint8Array): void {
+    const touched = new Map<string, Set<string>>();
+    for (let s = 1; s < this.top; s++) {
+      if (!dead[s]) continue;
+      const off = this.labelsOff[s]!;
+      const n = this.pool[off]!;
+      for (let k = 0; k < n; k++) {
+        const name = this.syms[this.pool[off + 1 + 2 * k]!]!;
+        const value = this.syms[this.pool[off + 2 + 2 * k]!]!;
+        let vs = touched.get(name);
+        if (!vs) touched.set(name, (vs = new Set()));
+        vs.add(value);
+      }
+    }
+    for (const [name, values] of touched) {
+      const byValue = this.postings.get(name)!;
+      for (const v of values) {
+        const p = byValue.get(v)!;
+        if (typeof p === 'number') {
+          if (dead[p]) byValue.delete(v);
+        } else {
+          const left = p.removeDead(dead);
+          if (left === 0) byValue.delete(v);
+          else if (left === 1) byValue.set(v, p.ids[0]!);
+        }
+      }
+      if (byValue.size === 0) this.postings.delete(name);
+    }
+    for (let s = 1; s < this.top; s++) {
+      if (!dead[s]) continue;
+      this.tableRemove(s);
+      const off = this.labelsOff[s]!;
+      const n = this.pool[off]!;
+      for (let k = 0; k < 2 * n; k++) this.unref(this.pool[off + 1 + k]!);
+      this.poolGarbage += 2 * n + 1;
+      this.alive[s] = 0;
+      this.numSeries--;
+      this.seriesRemoved++;
+      this.freeSlots.push(s);
+    }
+    // Keep reuse order stable: lowest slots first.
+    this.freeSlots.sort((a, b) => b - a);
+    this.rehash(this.table.length);
+    if (this.poolGarbage > this.poolTop / 2) this.compactPool();
+  }
+
+  private compactPool(): void {
+    const pool = new Uint32Array(Math.max(1024, this.poolTop - this.poolGarbage + 64));
+    let top = 0;
+    for (let s = 1; s < this.top; s++) {
+      if (!this.alive[s]) continue;
+      const off = this.labelsOff[s]!;
+      const len = this.pool[off]! * 2 + 1;
+      pool.set(this.pool.subarray(off, off + len), top);
+      this.labelsOff[s] = top;
+      top += len;
+    }
+    this.pool = pool;
+    this.poolTop = top;
+    this.poolGarbage = 0;
+  }
+
+  /** Moves the chunks of mostly empty arena pages to the current page. */
+  private compactArena(): void {
+    const sparse = this.arena.sparsePages(0.25);
+    if (sparse.size === 0) return;
+    const metas = this.metas;
+    for (let s = 1; s < this.top; s++) {
+      if (!this.alive[s]) continue;
+      for (let m = this.firstChunk[s]!; m >= 0; m = metas.next[m]!) {
+        const loc = metas.loc[m]!;
+        const pid = Math.floor(loc / PAGE_WORDS);
+        if (!sparse.has(pid)) continue;
+        const words = metas.words[m]!;
+        const page = this.arena.pages[pid]!;
+        const nloc = this.arena.store(page, loc % PAGE_WORDS, words);
+        this.arena.release(loc, words);
+        metas.loc[m] = nloc;
+      }
+    }
+  }
+
+  /** Whether slot s has samples in [mint, maxt] (by chunk ranges). */
+  hasSamplesIn(s: number, mint: number, maxt: number): boolean {
+    return this.alive[s] === 1 && this.inRange(s, mint, maxt);
+  }
+
+  /** Deletes the samples of slot s in [start, end] by rewriting its chunks. */
+  deleteSlotRange(s: number, start: number, end: number): void {
+    if (!this.hasSamplesIn(s, start, end)) return;
+    // Decode everything, drop the range, re-append.
+    const cap = new ChunkCapture();
+    this.capture(s, -Infinity, Infinity, cap);
+    const it = new HeadSeries(Labels.EMPTY, cap, 0, cap.length, -Infinity, Infinity).iterator();
+    let ts = new Float64Array(256);
+    let vs = new Float64Array(256);
+    let k = 0;
+    while (it.next() !== 0) {
+      const t = it.atT();
+      if (t >= start && t <= end) continue;
+      if (k === ts.length) {
+        const gt = new Float64Array(k * 2);
+        gt.set(ts);
+        ts = gt;
+        const gv = new Float64Array(k * 2);
+        gv.set(vs);
+        vs = gv;
+      }
+      ts[k] = t;
+      vs[k] = it.at();
+      k++;
+    }
+    const metas = this.metas;
+    for (let m = this.firstChunk[s]!; m >= 0; ) {
+      const next = metas.next[m]!;
+      this.arena.release(metas.loc[m]!, metas.words[m]!);
+      metas.release(m);
+      this.chunksRemoved++;
+      m = next;
+    }
+    this.firstChunk[s] = -1;
+    this.lastChunk[s] = -1;
+    if (this.enc.n[s]! > 0) {
+      this.freeSlot(this.openLoc[s]!);
+      this.openLoc[s] = -1;
+      this.enc.n[s] = 0;
+      this.chunksRemoved++;
+    }
+    const lastT = this.enc.t[s]!;
+    const lastLo = this.enc.vw[2 * s]!;
+    const lastHi = this.enc.vw[2 * s + 1]!;
+    this.enc.t[s] = -Infinity;
+    const minValid = this.minValidTime;
+    const appended = this.samplesAppended;
+    const minT = this.minT;
+    const maxT = this.maxT;
+    this.minValidTime = -Infinity;
+    for (let j = 0; j < k; j++) this.appendSample(s, ts[j]!, vs[j]!);
+    this.samplesAppended = appended;
+    this.minValidTime = minValid;
+    this.minT = minT;
+    this.maxT = maxT;
+    // Later appends are still ordered after the deleted samples.
+    if (k === 0 || this.enc.t[s]! < lastT) {
+      if (k === 0) this.restoreLast(s, lastT, lastLo, lastHi);
+    }
+  }
+
+  // ------------------------------------------------------------------ stats
+
+  stats(): HeadStatsSnapshot {
+    let pairs = 0;
+    for (const byValue of this.postings.values()) pairs += byValue.size;
+    let open = 0;
+    for (let s = 1; s < this.top; s++) if (this.alive[s] && this.enc.n[s]! > 0) open++;
+    return {
+      numSeries: this.numSeries,
+      numLabelPairs: pairs,
+      chunkCount: this.metas.count + open,
+      minTime: this.numSeries === 0 || this.minT === Infinity ? Number.MAX_SAFE_INTEGER : this.minT,
+      maxTime: this.numSeries === 0 || this.maxT === -Infinity ? Number.MIN_SAFE_INTEGER : this.maxT,
+    };
+  }
+
+  /** Number of series per value of each label (for cardinality statistics). */
+  postingCounts(): Map<string, Map<string, number>> {
+    const out = new Map<string, Map<string, number>>();
+    for (const [name, byValue] of this.postings) {
+      const m = new Map<string, number>();
+      for (const [v, p] of byValue) m.set(v, postingSize(p));
+      out.set(name, m);
+    }
+    return out;
+  }
+
+  /** Approximate bytes held by the head's structures (typed arrays and pools). */
+  memoryBytes(): number {
+    const perSlot = 4 + 1 + 4 + 4 + XorState.BYTES_PER_SLOT + 4 + 2 + 8 + 4 + 4 + 4 + 4;
+    return this.capacity * perSlot + this.pool.byteLength + this.table.byteLength + this.symRefs.byteLength + this.slab.bytes() + this.arena.bytes() + this.metas.bytes();
+  }
+
+  /** Number of open (unsealed) chunks whose last sample is older than `t`. */
+  sealOlderThan(t: number): void {
+    for (let s = 1; s < this.top; s++) {
+      if (this.alive[s] && this.enc.n[s]! > 0 && this.enc.t[s]! < t) this.sealOpen(s);
+    }
+  }
+}

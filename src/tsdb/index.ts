@@ -1,0 +1,11 @@
+/**
+ * The embedded time-series store (WAL, compressed head, postings index, persisted blocks,
+ * compaction, retention) behind the `storage` interfaces, plus the bulk block writer used by
+ * `vigil tsdb import`. See README.md.
+ */
+export { openTsdb, Tsdb, DEFAULT_BLOCK_RANGE_MS, DEFAULT_RETENTION_MS } from './db.ts';
+export type { TsdbOptions, TsdbStatus, TsdbStat, CorruptedBlock } from './db.ts';
+export type { BlockMeta } from './block.ts';
+export { TsdbError } from './errors.ts';
+export type { TsdbErrorCode } from './errors.ts';
+export type { WriteHook } from './fsops.ts';
