@@ -13,7 +13,7 @@
  */
 import { Labels, VigilError, compareLabels } from '../model/index.ts';
 import type { Queryable } from '../storage/index.ts';
-import { unwrapParens, walk, type Expr } from './ast.ts';
+import { walk, type Expr } from './ast.ts';
 import { QueryError, QueryTimeoutError, QueryCanceledError } from './errors.ts';
 import { Evaluator, type NodeValue } from './engine/evaluator.ts';
 import { dropMetadata } from './engine/labels.ts';
@@ -168,9 +168,7 @@ export class Engine {
     this.queriesTotal++;
     try {
       const lookback = qopts.lookbackDeltaMs && qopts.lookbackDeltaMs > 0 ? qopts.lookbackDeltaMs : this.opts.lookbackDeltaMs;
-      const [mint, maxt] = findMinMaxTime(expr, start, end, lookback);
-      const querier = queryable.querier(mint, maxt);
-      const ev = new Evaluator(querier, {
+      const ev = new Evaluator({
         lookbackDelta: lookback,
         delayedNameRemoval: this.opts.delayedNameRemoval,
         subqueryStep: () => this.opts.defaultSubqueryStepMs,
@@ -181,8 +179,11 @@ export class Engine {
         queryEnd: end,
         queryStep: step,
       });
+      ev.prepare(expr);
+      const [mint, maxt] = ev.timeRange(expr);
+      const querier = queryable.querier(mint, maxt);
+      ev.querier = querier;
       try {
-        ev.prepare(expr);
         if (step > 0) addSortWarnings(expr, ev);
         const grid = makeGrid(start, end, step > 0 ? step : 1);
         const v = await ev.eval(expr, grid);
@@ -279,66 +280,4 @@ function addSortWarnings(expr: Expr, ev: Evaluator): void {
       ev.annos.warn('sort is ineffective for range queries since results are always ordered by labels', n.positionRange());
     }
   });
-}
-
-/**
- * The time range (ms) the query reads, as Prometheus' FindMinMaxTime computes it: every
- * selector's range widened by lookback, ranges, offsets and enclosing subqueries.
- */
-export function findMinMaxTime(expr: Expr, start: number, end: number, lookback: number): [number, number] {
-  let min = Infinity;
-  let max = -Infinity;
-  const visit = (e: Expr, subqOffset: number, subqRange: number, subqAt: number | null, evalRange: number): void => {
-    switch (e.type) {
-      case 'VectorSelector': {
-        let s = start;
-        let t = end;
-        if (subqAt !== null) {
-          s = subqAt;
-          t = subqAt;
-        }
-        const at = e.at ? (e.at.kind === 'start' ? start : e.at.kind === 'end' ? end : e.at.ms) : null;
-        if (at !== null) {
-          s = at;
-          t = at;
-        } else {
-          s = s - subqOffset - subqRange;
-          t = t - subqOffset;
-        }
-        if (evalRange === 0) s -= lookback - 1;
-        else s -= evalRange - 1;
-        s -= e.offset;
-        t -= e.offset;
-        if (e.offsetExpr) {
-          // Unknown until resolution: be generous.
-          s = -Infinity;
-          t = Infinity;
-        }
-        if (s < min) min = s;
-        if (t > max) max = t;
-        return;
-      }
-      case 'MatrixSelector':
-        visit(e.vectorSelector, subqOffset, subqRange, subqAt, e.rangeExpr ? 366 * 86_400_000 : e.range);
-        return;
-      case 'SubqueryExpr': {
-        let off = subqOffset + e.offset;
-        let rng = subqRange + (e.rangeExpr ? 366 * 86_400_000 : e.range);
-        let at = subqAt;
-        if (e.at) {
-          off = e.offset;
-          rng = e.rangeExpr ? 366 * 86_400_000 : e.range;
-          at = e.at.kind === 'start' ? start : e.at.kind === 'end' ? end : e.at.ms;
-        }
-        if (e.offsetExpr) off = 0;
-        visit(e.expr, off, rng, at, 0);
-        return;
-      }
-      default:
-        for (const c of e.children()) visit(c, subqOffset, subqRange, subqAt, 0);
-    }
-  };
-  visit(unwrapParens(expr), 0, 0, null, 0);
-  if (max === -Infinity) return [0, 0];
-  return [Number.isFinite(min) ? min : -8.64e15, Number.isFinite(max) ? max : 8.64e15];
 }

@@ -76,6 +76,8 @@ const defs: FunctionDef[] = [
   fn('mad_over_time', [M], V, 0, true),
   fn('max_over_time', [M]),
   fn('min_over_time', [M]),
+  fn('max_of', [S, S], S, 0, true),
+  fn('min_of', [S, S], S, 0, true),
   fn('minute', [V], V, 1),
   fn('month', [V], V, 1),
   fn('pi', [], S),

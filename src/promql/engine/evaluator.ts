@@ -96,7 +96,70 @@ export class Evaluator {
   private readonly resolvedStep = new Map<Expr, number>();
   private readonly resolvedOffset = new Map<Expr, number>();
 
-  constructor(private readonly querier: Querier, private readonly o: EvalOptions) {}
+  /** Set by the engine after `prepare` and `timeRange`, before evaluation. */
+  querier!: Querier;
+
+  constructor(private readonly o: EvalOptions) {}
+
+  /**
+   * The time range (ms) the query reads, as Prometheus' FindMinMaxTime computes it: every
+   * selector's range widened by lookback, ranges, offsets and enclosing subqueries. Call after
+   * `prepare` (duration expressions must be resolved).
+   */
+  timeRange(root: Expr): [number, number] {
+    const { queryStart: start, queryEnd: end, lookbackDelta: lookback } = this.o;
+    let min = Infinity;
+    let max = -Infinity;
+    const atMs = (e: VectorSelector | SubqueryExpr): number | null => this.atOf(e);
+    const visit = (e: Expr, subqOffset: number, subqRange: number, subqAt: number | null, evalRange: number): void => {
+      switch (e.type) {
+        case 'VectorSelector': {
+          let s = start;
+          let t = end;
+          if (subqAt !== null) {
+            s = subqAt;
+            t = subqAt;
+          }
+          const at = atMs(e);
+          if (at !== null) {
+            s = at;
+            t = at;
+          } else {
+            s = s - subqOffset - subqRange;
+            t = t - subqOffset;
+          }
+          s -= (evalRange === 0 ? lookback : evalRange) - 1;
+          const off = this.offsetOf(e);
+          s -= off;
+          t -= off;
+          if (s < min) min = s;
+          if (t > max) max = t;
+          return;
+        }
+        case 'MatrixSelector':
+          visit(e.vectorSelector, subqOffset, subqRange, subqAt, this.rangeOf(e));
+          return;
+        case 'SubqueryExpr': {
+          let off = subqOffset + this.offsetOf(e);
+          let rng = subqRange + this.rangeOf(e);
+          let at = subqAt;
+          const a = atMs(e);
+          if (a !== null) {
+            off = this.offsetOf(e);
+            rng = this.rangeOf(e);
+            at = a;
+          }
+          visit(e.expr, off, rng, at, 0);
+          return;
+        }
+        default:
+          for (const c of e.children()) visit(c, subqOffset, subqRange, subqAt, 0);
+      }
+    };
+    visit(root, 0, 0, null, 0);
+    if (max === -Infinity) return [0, 0];
+    return [min, max];
+  }
 
   // ---------------------------------------------------------------- preparation
 
@@ -782,6 +845,14 @@ export class Evaluator {
       }
       case 'pi':
         return { kind: 'scalar', v: new Float64Array(n).fill(Math.PI) };
+      case 'min_of':
+      case 'max_of': {
+        const a = await this.scalarArg(args[0]!, g);
+        const b = await this.scalarArg(args[1]!, g);
+        const v = new Float64Array(n);
+        for (let i = 0; i < n; i++) v[i] = name === 'min_of' ? Math.min(a[i]!, b[i]!) : Math.max(a[i]!, b[i]!);
+        return { kind: 'scalar', v };
+      }
       case 'start':
         return { kind: 'scalar', v: new Float64Array(n).fill(this.o.queryStart / 1000) };
       case 'end':
@@ -1010,6 +1081,14 @@ export class Evaluator {
         const q = qss[k]![i]!;
         for (const grp of groups.values()) {
           const r = bucketQuantile(q, grp.ub.slice(), grp.cnt.slice());
+          if (r.forcedMonotonic) {
+            const metric = this.o.delayedNameRemoval ? grp.name : '';
+            this.annos.info(
+              'input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)' +
+                (metric ? ` for metric name ${goQuote(metric)}` : ''),
+              args[0]!.positionRange(),
+            );
+          }
           b.putLabels(grp.labels.with(label, formatOpenMetricsFloat(q)), true, i, r.value);
         }
       }
@@ -1245,7 +1324,8 @@ export class Evaluator {
         if (!L.has(s, i)) continue;
         const sig = sigL[s]!;
         if (rightStamp[sig] !== stamp) {
-          const fill = oneToMany ? fillL : fillR;
+          // Prometheus applies fill_right to the (possibly swapped) left side.
+          const fill = fillR;
           if (fill === null) continue;
           const ll = L.labels[s]!;
           doOp(ll, L.get(s, i), matchLabels(ll, matching.on, matching.matchingLabels), fill, sig, s, -1);
@@ -1254,7 +1334,7 @@ export class Evaluator {
         const r = rightIdx[sig]!;
         doOp(L.labels[s]!, L.get(s, i), R.labels[r]!, R.get(r, i), sig, s, r);
       }
-      const fillOther = oneToMany ? fillR : fillL;
+      const fillOther = fillL;
       if (fillOther !== null) {
         for (let s = 0; s < R.count; s++) {
           if (!R.has(s, i)) continue;
@@ -1488,13 +1568,14 @@ export class Evaluator {
   private aggregateK(e: AggregateExpr, m: StepMatrix, groupOf: Int32Array, G: number, params: Float64Array): StepMatrix {
     const op = e.op;
     const n = m.n;
+    // Like Prometheus' fParams: min/max propagate NaN (math.Min/math.Max).
     let max = -Infinity;
     let min = Infinity;
     let anyNaN = false;
     for (const p of params) {
       if (p !== p) anyNaN = true;
-      if (p > max) max = p;
-      if (p < min) min = p;
+      max = Math.max(max, p);
+      min = Math.min(min, p);
     }
     const b = new MatrixBuilder(n, 8, n === 1);
     if (op === 'limit_ratio') {

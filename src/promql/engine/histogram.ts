@@ -157,13 +157,16 @@ export function bucketFraction(lower: number, upper: number, ub: number[], cnt: 
       upperSet = true;
     }
     if (lowerSet && upperSet) break;
-    const finite = bLower !== -Infinity && bUpper !== Infinity;
+    // Inside a bucket of infinite width nothing is interpolated: its observations count as
+    // sitting at the infinite end.
+    const within = (x: number): number =>
+      bLower === -Infinity ? rank + bCount : bUpper === Infinity ? rank : rank + (bCount * (x - bLower)) / (bUpper - bLower);
     if (!lowerSet && bLower < lower && bUpper > lower) {
-      lowerRank = finite ? rank + (bCount * (lower - bLower)) / (bUpper - bLower) : rank;
+      lowerRank = within(lower);
       lowerSet = true;
     }
     if (!upperSet && bLower < upper && bUpper > upper) {
-      upperRank = finite ? rank + (bCount * (upper - bLower)) / (bUpper - bLower) : rank;
+      upperRank = within(upper);
       upperSet = true;
     }
     if (lowerSet && upperSet) break;

@@ -229,6 +229,8 @@ function quantileOverTime(w: RangeWindow): number {
 
 function madOverTime(w: RangeWindow): number {
   const values = windowValues(w);
+  // A NaN sample makes the result NaN (it is not silently dropped).
+  for (let j = 0; j < values.length; j++) if (values[j] !== values[j]) return NaN;
   const median = quantileOf(0.5, values);
   const devs = new Float64Array(w.hi - w.lo);
   for (let j = w.lo; j < w.hi; j++) devs[j - w.lo] = Math.abs(w.vs[j]! - median);
