@@ -3,8 +3,10 @@
  * schema, a log capture, reading back what a probe wrote, starting the real exporters on free
  * ports (stopped by PID), and free ports.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import net from 'node:net';
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
@@ -14,6 +16,8 @@ import { isStaleNaN, Labels, Matcher, type Clock } from '../model/index.ts';
 import { MemoryStorage } from '../storage/index.ts';
 import { probesSection, type ProbesConfig } from './config.ts';
 import { ProbeManager } from './manager.ts';
+import { SampleBuffer } from './samples.ts';
+import type { ProbeOutcome, Prober } from './types.ts';
 
 /** Parses a `probes:` section given as YAML (indented under `probes:`). */
 export function probesFromYaml(yaml: string, file = 'test.yml'): ProbesConfig {
@@ -163,4 +167,31 @@ export class ManualClock implements Clock {
   now(): number {
     return this.t;
   }
+}
+
+/** Runs a prober once outside any manager; the buffer is sealed afterwards. */
+export async function runProber(prober: Prober, timeoutMs = 5000, now: () => number = () => Date.now()): Promise<{ out: SampleBuffer; outcome: ProbeOutcome }> {
+  const out = new SampleBuffer();
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), timeoutMs);
+  try {
+    const outcome = await prober.run(out, { signal: ac.signal, timeoutMs, now, logger: silentLogger() });
+    out.seal();
+    return { out, outcome };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A self-signed certificate for 127.0.0.1/localhost made with openssl, or undefined when openssl is missing. */
+export function selfSignedCert(dir: string, days = 30): { key: string; cert: string; notAfter: number } | undefined {
+  const key = join(dir, 'key.pem');
+  const cert = join(dir, 'cert.pem');
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', String(days), '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+  } catch {
+    return undefined;
+  }
+  const x = new X509Certificate(readFileSync(cert));
+  return { key, cert, notAfter: Date.parse(x.validTo) / 1000 };
 }
