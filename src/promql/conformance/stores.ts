@@ -24,7 +24,7 @@ interface TsdbLike extends Appendable, Queryable {
 
 /** The TSDB store, or null when the TSDB module does not exist (yet). */
 export async function tsdbStore(): Promise<ConformanceStore | null> {
-  let mod: { openTsdb?: (opts: { dir: string }) => Promise<TsdbLike> };
+  let mod: { openTsdb?: (opts: { dir: string; compactionIntervalMs?: number; blockRange?: number }) => Promise<TsdbLike> };
   try {
     const path = '../../tsdb/index.ts';
     mod = (await import(path)) as typeof mod;
@@ -37,7 +37,8 @@ export async function tsdbStore(): Promise<ConformanceStore | null> {
     name: 'tsdb',
     async open() {
       const dir = mkdtempSync(join(tmpdir(), 'vigil-promql-conf-'));
-      const db = await openTsdb({ dir });
+      // As Prometheus' test storage: 24 h blocks, so that later loads may start at t = 0 again.
+      const db = await openTsdb({ dir, compactionIntervalMs: 0, blockRange: 24 * 3600_000 });
       return {
         appendable: db,
         queryable: db,
