@@ -5,7 +5,7 @@
 export { ConfigError, formatProblem } from './errors.ts';
 export type { ConfigProblem } from './errors.ts';
 export { Secret, SECRET_PLACEHOLDER } from './secret.ts';
-export { defineSection, parseConfig, loadConfigFile, formatPath, VigilConfig } from './load.ts';
+export { defineSection, parseConfig, validateYaml, loadConfigFile, formatPath, VigilConfig } from './load.ts';
 export type { ConfigSection } from './load.ts';
 export { ConfigManager } from './manager.ts';
 export type { ConfigManagerOptions, ConfigSubscriber, ReloadResult } from './manager.ts';

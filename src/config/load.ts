@@ -197,6 +197,21 @@ class Locator {
 
 /** Validates YAML text against the sections. Throws ConfigError. */
 export function parseConfig(text: string, file: string | undefined, sections: readonly ConfigSection[]): VigilConfig {
+  const { value, doc } = validateYamlDocument(text, file, composeSchema(sections));
+  return new VigilConfig(file, text, value as Record<string, unknown>, doc);
+}
+
+/**
+ * Validates a whole YAML document against `schema` (its root), with the same error reporting
+ * as `parseConfig` (every problem as file:line:col: key.path: message; relative paths resolve
+ * against the file's directory). For documents in another program's format that a section
+ * refers to, e.g. `alerting: { config_file: alertmanager.yml }`. Throws ConfigError.
+ */
+export function validateYaml<S extends z.ZodType>(text: string, file: string | undefined, schema: S): z.output<S> {
+  return validateYamlDocument(text, file, schema).value as z.output<S>;
+}
+
+function validateYamlDocument(text: string, file: string | undefined, schema: z.ZodType): { value: unknown; doc: Document } {
   const displayName = file ?? '<defaults>';
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, merge: true });
@@ -212,9 +227,8 @@ export function parseConfig(text: string, file: string | undefined, sections: re
     throw new ConfigError([{ file: displayName, line: 1, column: 1, path: '', message: 'the configuration must be a map of sections' }]);
   }
   data = dropNulls(data);
-  const schema = composeSchema(sections);
   const result = withLoadContext(contextFor(file), () => schema.safeParse(data, { error: (iss) => issueMessage(iss as never) }));
-  if (result.success) return new VigilConfig(file, text, result.data as Record<string, unknown>, doc);
+  if (result.success) return { value: result.data, doc };
 
   const loc = new Locator(doc, lc);
   for (const iss of result.error.issues) {
