@@ -142,8 +142,8 @@ export class PostgresProber implements Prober {
       user: t.user,
       database: t.database,
       connectionTimeoutMillis: ctx.timeoutMs,
+      // Client-side only: a server-side statement_timeout would show up in pg_settings_statement_timeout_seconds.
       query_timeout: ctx.timeoutMs,
-      statement_timeout: ctx.timeoutMs,
       application_name: 'vigil-probe',
     };
     if (secret) base.password = () => secret.reveal();

@@ -195,3 +195,109 @@ export function selfSignedCert(dir: string, days = 30): { key: string; cert: str
   const x = new X509Certificate(readFileSync(cert));
   return { key, cert, notAfter: Date.parse(x.validTo) / 1000 };
 }
+
+export interface PrivatePostgres {
+  port: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a throw-away PostgreSQL cluster on a free port with `shared_preload_libraries`
+ * (initdb + postgres from /usr/lib/postgresql/<v>/bin; as root the server runs as the
+ * `postgres` user). Returns a reason string when that is not possible here. Stopped by the
+ * postmaster's PID (fast shutdown); its directory is removed.
+ */
+export async function startPrivatePostgres(preload: string[]): Promise<PrivatePostgres | string> {
+  const { readdirSync, mkdtempSync, chownSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const root = '/usr/lib/postgresql';
+  let bin: string | undefined;
+  try {
+    const versions = readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+    for (const v of versions) if (existsSync(join(root, v, 'bin', 'initdb'))) {
+      bin = join(root, v, 'bin');
+      break;
+    }
+  } catch {
+    // no server packages
+  }
+  if (!bin) return `no PostgreSQL server binaries under ${root}`;
+  const asRoot = process.getuid?.() === 0;
+  let uid: number | undefined;
+  if (asRoot) {
+    try {
+      uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+    } catch {
+      return 'running as root and there is no postgres user to run a private server';
+    }
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-probes-pg-'));
+  if (uid !== undefined) chownSync(dir, uid, uid);
+  const wrap = (cmd: string, args: string[]): [string, string[]] => (asRoot ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args]);
+  const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  try {
+    const [c, a] = wrap(join(bin, 'initdb'), ['-D', join(dir, 'data'), '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
+    execFileSync(c, a, { stdio: 'ignore' });
+  } catch (e) {
+    cleanup();
+    return `initdb failed: ${(e as Error).message}`;
+  }
+  const port = await freePort();
+  const [c, a] = wrap(join(bin, 'postgres'), [
+    '-D', join(dir, 'data'), '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', `shared_preload_libraries=${preload.join(',')}`, '-c', 'fsync=off', '-c', 'max_connections=30',
+  ]);
+  const child = spawn(c, a, { stdio: 'ignore', detached: false });
+  const pidFile = join(dir, 'data', 'postmaster.pid');
+  const pg = (await import('pg')).default;
+  const deadline = Date.now() + 15_000;
+  let ready = false;
+  while (Date.now() < deadline && child.exitCode === null) {
+    const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 1000 });
+    try {
+      await client.connect();
+      await client.end();
+      ready = true;
+      break;
+    } catch {
+      await client.end().catch(() => {});
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  const stop = async () => {
+    let pid: number | undefined;
+    try {
+      pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+    } catch {
+      pid = undefined;
+    }
+    if (pid) {
+      try {
+        process.kill(pid, 'SIGINT');
+      } catch {
+        // already gone
+      }
+      const until = Date.now() + 10_000;
+      while (Date.now() < until) {
+        try {
+          process.kill(pid, 0);
+        } catch {
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    if (child.exitCode === null && child.pid) {
+      try {
+        process.kill(child.pid, 'SIGTERM');
+      } catch {
+        // gone
+      }
+    }
+    cleanup();
+  };
+  if (!ready) {
+    await stop();
+    return 'the private PostgreSQL server did not start';
+  }
+  return { port, stop };
+}
