@@ -7,6 +7,8 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { ConfigManager, ReloadResult } from '../config/index.ts';
 import type { HealthRegistry } from './health.ts';
+import type { PromqlApiDeps } from './promql-routes.ts';
+import type { ScrapeApi } from './scrape-routes.ts';
 
 /** The fields of Prometheus' `/api/v1/status/buildinfo`. */
 export interface BuildInfo {
@@ -39,4 +41,8 @@ export interface ApiDeps {
   requestShutdown?(): void;
   /** Whether `/-/quit` is enabled (`--web.enable-lifecycle`). */
   lifecycleEnabled?: boolean;
+  /** The PromQL engine and the store it reads (`/api/v1/query` and friends). */
+  promql?: PromqlApiDeps;
+  /** Scrape targets and their metadata (`/api/v1/targets`, `/api/v1/targets/metadata`). */
+  scrape?: ScrapeApi;
 }

@@ -5,9 +5,13 @@
 import type { Hono } from 'hono';
 import type { ApiDeps } from './deps.ts';
 import { registerCoreRoutes } from './core-routes.ts';
+import { registerPromqlRoutes } from './promql-routes.ts';
+import { registerScrapeRoutes } from './scrape-routes.ts';
 
 export type RouteRegistrar = (app: Hono, deps: ApiDeps) => void;
 
 export const ROUTE_REGISTRARS: readonly RouteRegistrar[] = [
+  registerPromqlRoutes,
+  registerScrapeRoutes,
   registerCoreRoutes,
 ];

@@ -403,6 +403,12 @@ export class ScrapeManager {
     return out;
   }
 
+  /** `/api/v1/metadata`'s source: metric name → distinct entries, names sorted. */
+  metadataMap(): Map<string, MetricMetadata[]> {
+    const rec = this.metadata();
+    return new Map(Object.keys(rec).sort().map((k) => [k, rec[k]!]));
+  }
+
   /** The health checks of the current jobs (also registered with `health` when given). */
   healthChecks(): HealthCheck[] {
     return [...this.pools.values()].map((p) => ({
