@@ -69,7 +69,7 @@ const INFO_FIELDS: Record<string, readonly [string, MetricType, number?]> = {
   pubsub_patterns: ['pubsub_patterns', 'gauge'],
   latest_fork_usec: ['latest_fork_seconds', 'gauge', 1e-6],
   expired_stale_perc: ['expired_stale_percentage', 'gauge'],
-  expired_time_cap_reached_count: ['expired_time_cap_reached_total', 'counter'],
+  expired_time_cap_reached_count: ['expired_time_cap_reached_total', 'gauge'],
   total_error_replies: ['total_error_replies', 'counter'],
   unexpected_error_replies: ['unexpected_error_replies', 'counter'],
   total_reads_processed: ['total_reads_processed', 'counter'],
@@ -152,7 +152,6 @@ export class RedisProber implements Prober {
     const opts: RedisOptions = {
       host: this.host,
       port: this.port,
-      db: cfg.db,
       lazyConnect: true,
       enableOfflineQueue: true,
       maxRetriesPerRequest: 0,
@@ -164,7 +163,6 @@ export class RedisProber implements Prober {
       connectionName: 'vigil-probe',
       showFriendlyErrorStack: false,
     };
-    if (cfg.username) opts.username = cfg.username;
     if (cfg.tls) {
       const t = cfg.tls_config;
       opts.tls = {
@@ -180,13 +178,21 @@ export class RedisProber implements Prober {
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     let lastError: string | undefined;
     try {
-      if (secret) opts.password = secret.reveal();
       client = new Redis(opts);
       client.on('error', (e: Error) => {
         lastError = errorMessage(e);
       });
       const tConnect = performance.now();
       await client.connect();
+      // AUTH and SELECT by hand: ioredis only warns when a password is given to a server
+      // without one, where redis_exporter (and any careful client) fails.
+      if (secret) {
+        const pw = secret.reveal();
+        await client.call('AUTH', ...(cfg.username ? [cfg.username, pw] : [pw]));
+      } else if (cfg.username) {
+        throw new Error('username is set without a password');
+      }
+      if (cfg.db !== 0) await client.select(cfg.db);
       out.add('redis_exporter_last_scrape_connect_time_seconds', (performance.now() - tConnect) / 1000);
       const tPing = performance.now();
       await client.ping();
