@@ -184,7 +184,6 @@ class Parser {
       if (METRIC_IDENTIFIER_TOKENS.has(t.type) || t.type === 'LEFT_BRACE') vs = this.parseVectorSelector();
       else this.unexpected();
       if (this.peek().type !== 'EOF') this.unexpected();
-      if (this.errors.length === 0) new TypeChecker(this.input, this.errors).check(vs);
       return vs.matchers;
     });
   }
