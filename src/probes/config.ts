@@ -235,9 +235,10 @@ const hostProbe = z.strictObject({
   procfs: z.string().min(1).default('/proc'),
   /** Prefix stripped from mount points (node_exporter's --path.rootfs). */
   rootfs: z.string().min(1).default('/'),
+  /** Mount points / filesystem types to leave out (RE2, unanchored, as node_exporter matches them). */
   mount_points_exclude: regex().default(DEFAULT_MOUNT_POINTS_EXCLUDE),
   fs_types_exclude: regex().default(DEFAULT_FS_TYPES_EXCLUDE),
-  /** Network devices to leave out (RE2, anchored); empty keeps all, as node_exporter does. */
+  /** Network devices to leave out (RE2, unanchored like node_exporter's); unset keeps all. */
   network_devices_exclude: regex().optional(),
 });
 export type HostProbeConfig = z.output<typeof hostProbe>;

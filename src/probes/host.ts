@@ -7,7 +7,7 @@
 import { readFile, statfs } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
-import { compileAnchoredRe2, errorMessage } from '../model/index.ts';
+import { compileRe2, errorMessage } from '../model/index.ts';
 import type { HostProbeConfig } from './config.ts';
 import type { SampleBuffer } from './samples.ts';
 import type { MetadataTable, ProbeContext, ProbeOutcome, Prober } from './types.ts';
@@ -58,9 +58,10 @@ export class HostProber implements Prober {
   private readonly collectors: Array<[string, Collector]>;
 
   constructor(private readonly cfg: HostProbeConfig) {
-    this.mountExclude = compileAnchoredRe2(cfg.mount_points_exclude);
-    this.fsTypeExclude = compileAnchoredRe2(cfg.fs_types_exclude);
-    this.netdevExclude = cfg.network_devices_exclude !== undefined ? compileAnchoredRe2(cfg.network_devices_exclude) : undefined;
+    // Unanchored, as node_exporter matches them (its defaults carry their own ^ and $).
+    this.mountExclude = compileRe2(cfg.mount_points_exclude);
+    this.fsTypeExclude = compileRe2(cfg.fs_types_exclude);
+    this.netdevExclude = cfg.network_devices_exclude !== undefined ? compileRe2(cfg.network_devices_exclude) : undefined;
     this.collectors = [
       ['cpu', (o) => this.cpuAndStat(o, 'cpu')],
       ['stat', (o) => this.cpuAndStat(o, 'stat')],
