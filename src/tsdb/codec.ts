@@ -454,6 +454,9 @@ function readVar(w: Uint32Array, base: number): number {
   return x;
 }
 
+/** Unpacked residuals of the batch being decoded (decoding is synchronous: one shared buffer). */
+let tmpResiduals = new Float64Array(128);
+
 /**
  * Resumable decoder of one block chunk. The words must extend at least two zero words past the
  * chunk (readers look ahead).
@@ -469,8 +472,6 @@ export class BlockChunkDecoder {
   private delta = 0;
   private readonly tPacked = new PackedReader();
   private readonly vPacked = new PackedReader();
-  /** Unpacked residuals of the current batch (grown to the largest batch asked for). */
-  private tmp = new Float64Array(128);
   // Decimal state.
   private p = 1;
   private order = 0;
@@ -525,7 +526,7 @@ export class BlockChunkDecoder {
     const start = this.i;
     const k = Math.min(max, this.n - start);
     if (k <= 0) return 0;
-    if (this.tmp.length < k) this.tmp = new Float64Array(k);
+    if (tmpResiduals.length < k) tmpResiduals = new Float64Array(k);
     this.fillT(outT, start, k);
     if (this.vKind === V_DECIMAL) this.fillDecimal(outV, start, k);
     else if (this.vKind === V_CONST) {
@@ -561,7 +562,7 @@ export class BlockChunkDecoder {
         j++;
       }
       if (j < k) {
-        const tmp = this.tmp;
+        const tmp = tmpResiduals;
         this.tPacked.unpack(this.w, this.base, start + j - 2, k - j, tmp, j);
         for (; j < k; j++) {
           delta += tmp[j]!;
@@ -587,7 +588,7 @@ export class BlockChunkDecoder {
       j = 1;
     }
     if (j < k) {
-      const tmp = this.tmp;
+      const tmp = tmpResiduals;
       if (this.order === 0) {
         pr.unpack(w, base, start + j - 1, k - j, tmp, j);
         for (; j < k; j++) {

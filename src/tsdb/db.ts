@@ -34,6 +34,7 @@ import { TsdbError, describeFsError } from './errors.ts';
 import { FileOps, dirBytes, syncDir, type WriteHook } from './fsops.ts';
 import { APPEND_OK, Head, SLOT_SPACE, type HeadSeries } from './head.ts';
 import { ConcatIterator } from './iterators.ts';
+import { F_T, F_V, U_PIDX, U_POWNER } from './xor.ts';
 import { registerTsdbMetrics, type TsdbMetrics } from './metrics.ts';
 import { checkpointDirName, loadSnapshot, writeSnapshot } from './snapshot.ts';
 import { WalWriter, listCheckpoints, listSegments, readRecords, segmentName, type ReplayHandler } from './wal.ts';
@@ -111,6 +112,18 @@ function sameBits(a: number, b: number): boolean {
   return u32[0] === u32[2] && u32[1] === u32[3];
 }
 
+function fillRefs(head: Head, slots: Int32Array, refs: Float64Array, n: number): void {
+  const gen = head.gen;
+  for (let i = 0; i < n; i++) {
+    const s = slots[i]!;
+    refs[i] = gen[s]! * SLOT_SPACE + s;
+  }
+}
+
+function applySamples(head: Head, slots: Int32Array, ts: Float64Array, vs: Float64Array, n: number): void {
+  for (let i = 0; i < n; i++) head.appendSampleAt(slots[i]!, ts, vs, i);
+}
+
 /** Scratch for WAL encoding (records are encoded synchronously). */
 let refScratch = new Float64Array(1024);
 
@@ -152,11 +165,13 @@ class TsdbAppender implements Appender {
       head.outOfBounds++;
       throw ERR_OUT_OF_BOUNDS;
     }
-    const own = head.pendOwner[s] === this.id;
-    const lastT = own ? this.ts[head.pendIdx[s]!]! : head.enc.t[s]!;
+    const st = head.st;
+    const uo = s * 16;
+    const own = st.i[uo + U_POWNER] === this.id;
+    const lastT = own ? this.ts[st.i[uo + U_PIDX]!]! : st.f[s * 8 + F_T]!;
     if (t <= lastT) {
       if (t === lastT) {
-        const lastV = own ? this.vs[head.pendIdx[s]!]! : head.enc.v[s]!;
+        const lastV = own ? this.vs[st.i[uo + U_PIDX]!]! : st.f[s * 8 + F_V]!;
         if (sameBits(v, lastV)) return head.refOf(s);
         head.duplicates++;
         throw ERR_DUPLICATE;
@@ -169,8 +184,8 @@ class TsdbAppender implements Appender {
     this.slots[n] = s;
     this.ts[n] = t;
     this.vs[n] = v;
-    head.pendOwner[s] = this.id;
-    head.pendIdx[s] = n;
+    st.i[uo + U_POWNER] = this.id;
+    st.i[uo + U_PIDX] = n;
     this.n = n + 1;
     return head.refOf(s);
   }
@@ -204,8 +219,7 @@ class TsdbAppender implements Appender {
     const n = this.n;
     if (refScratch.length < n) refScratch = new Float64Array(Math.max(n, refScratch.length * 2));
     const refs = refScratch;
-    const slots = this.slots;
-    for (let i = 0; i < n; i++) refs[i] = head.refOf(slots[i]!);
+    fillRefs(head, this.slots, refs, n);
     return new Promise<void>((resolve, reject) => {
       db.wal!.logSamples(refs, this.ts, this.vs, n, {
         apply: () => this.apply(),
@@ -220,10 +234,7 @@ class TsdbAppender implements Appender {
 
   private apply(): void {
     const head = this.db.head;
-    const slots = this.slots;
-    const ts = this.ts;
-    const vs = this.vs;
-    for (let i = 0; i < this.n; i++) head.appendSample(slots[i]!, ts[i]!, vs[i]!);
+    applySamples(head, this.slots, this.ts, this.vs, this.n);
     head.activeAppenders.delete(this.id);
   }
 
@@ -676,7 +687,7 @@ export class Tsdb implements Storage {
               continue;
             }
           }
-          head.appendSample(s, ts[i]!, vs[i]!);
+          head.appendSampleAt(s, ts, vs, i);
         }
       },
       delete: (refs, start, end) => {

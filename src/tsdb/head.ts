@@ -17,7 +17,7 @@ import { Arena, ChunkMetas, PAGE_WORDS, SLOT_WORDS, Slab } from './chunkstore.ts
 import { TsdbError } from './errors.ts';
 import { ChunkedIterator, type ChunkCursor } from './iterators.ts';
 import { EMPTY_POSTINGS, PostingList, intersect, postingSize, postingView, subtract, unionMany, type Posting } from './postings.ts';
-import { MAX_SAMPLE_BITS, XorDecoder, XorState, xorFirst, xorNext } from './xor.ts';
+import { F_DELTA, F_MINT, F_T, F_V, MAX_SAMPLE_BITS, SeriesState, U_BITS, U_FIRST, U_LAST, U_LOC, U_LT, U_NCAP, U_POWNER, U_PIDX, U_VHI, U_VLO, XorDecoder, xorFirst, xorNext } from './xor.ts';
 
 /** Slots per generation in a series ref. */
 export const SLOT_SPACE = 2 ** 27;
@@ -30,6 +30,9 @@ export const APPEND_OUT_OF_BOUNDS = 4;
 
 const f64 = new Float64Array(2);
 const u32 = new Uint32Array(f64.buffer);
+/** One-sample input buffers of appendSample. */
+const sampleT = new Float64Array(1);
+const sampleV = new Float64Array(1);
 
 function sameBits(a: number, b: number): boolean {
   f64[0] = a;
@@ -164,15 +167,11 @@ export class Head {
   alive = new Uint8Array(0);
   labelsOff = new Uint32Array(0);
   hashes = new Uint32Array(0);
-  readonly enc = new XorState(0);
-  openLoc = new Int32Array(0);
-  openCap = new Uint16Array(0);
-  openMinT = new Float64Array(0);
-  firstChunk = new Int32Array(0);
-  lastChunk = new Int32Array(0);
-  pendOwner = new Int32Array(0);
-  pendIdx = new Int32Array(0);
+  /** Series and encoder state, 64 bytes per slot (see SeriesState). */
+  readonly st = new SeriesState(0);
   private freeSlots: number[] = [];
+  /** Per slot: size class the last open chunk reached (start of the next one). */
+  sizeHint = new Uint8Array(0);
   numSeries = 0;
 
   // ---- labels ----
@@ -232,22 +231,13 @@ export class Head {
 
   private growSlots(cap: number): void {
     const g32 = (a: Uint32Array) => { const b = new Uint32Array(cap); b.set(a); return b; };
-    const gi = (a: Int32Array) => { const b = new Int32Array(cap); b.set(a); return b; };
-    const g16 = (a: Uint16Array) => { const b = new Uint16Array(cap); b.set(a); return b; };
     const g8 = (a: Uint8Array) => { const b = new Uint8Array(cap); b.set(a); return b; };
-    const gf = (a: Float64Array) => { const b = new Float64Array(cap); b.set(a); return b; };
     this.gen = g32(this.gen);
     this.alive = g8(this.alive);
     this.labelsOff = g32(this.labelsOff);
     this.hashes = g32(this.hashes);
-    this.enc.grow(cap);
-    this.openLoc = gi(this.openLoc);
-    this.openCap = g16(this.openCap);
-    this.openMinT = gf(this.openMinT);
-    this.firstChunk = gi(this.firstChunk);
-    this.lastChunk = gi(this.lastChunk);
-    this.pendOwner = gi(this.pendOwner);
-    this.pendIdx = gi(this.pendIdx);
+    this.st.grow(cap);
+    this.sizeHint = g8(this.sizeHint);
     this.capacity = cap;
   }
 
@@ -260,8 +250,8 @@ export class Head {
   slotOfRef(ref: number): number {
     if (!(ref > 0)) return -1;
     const slot = ref % SLOT_SPACE;
-    if (slot >= this.top || this.alive[slot] === 0) return -1;
-    if (this.gen[slot] !== (ref - slot) / SLOT_SPACE) return -1;
+    // A removed series' generation is bumped at once, so a stale ref fails this check.
+    if (slot >= this.top || this.gen[slot] !== (ref - slot) / SLOT_SPACE || this.alive[slot] === 0) return -1;
     return slot;
   }
 
@@ -323,7 +313,6 @@ export class Head {
       this.gen[slot] = atGen;
     } else if (this.freeSlots.length > 0) {
       slot = this.freeSlots.pop()!;
-      this.gen[slot] = (this.gen[slot]! + 1) % 67108864;
     } else {
       if (this.top >= SLOT_SPACE) throw new TsdbError('invalid_labels', 'too many series in the head');
       if (this.top >= this.capacity) this.growSlots(this.capacity < 1 << 20 ? this.capacity * 2 : Math.ceil(this.capacity * 1.25));
@@ -349,12 +338,15 @@ export class Head {
     if ((this.tableUsed + 1) * 2 > this.table.length) this.rehash(this.table.length * 2);
     this.tableInsert(slot, hash);
     // Series state.
-    this.enc.t[slot] = -Infinity;
-    this.enc.n[slot] = 0;
-    this.openLoc[slot] = -1;
-    this.firstChunk[slot] = -1;
-    this.lastChunk[slot] = -1;
-    this.pendOwner[slot] = 0;
+    const f = this.st.f;
+    const u = this.st.u;
+    const i32 = this.st.i;
+    for (let k = 0; k < 8; k++) f[slot * 8 + k] = 0;
+    f[slot * 8 + F_T] = -Infinity;
+    i32[slot * 16 + U_LOC] = -1;
+    i32[slot * 16 + U_FIRST] = -1;
+    i32[slot * 16 + U_LAST] = -1;
+    u[slot * 16 + U_LT] = 0xff;
     this.numSeries++;
     this.seriesCreated++;
     this.onSeriesCreated?.(slot);
@@ -364,6 +356,7 @@ export class Head {
   private intern(s: string): number {
     let id = this.symIds.get(s);
     if (id === undefined) {
+      this.symVersion++;
       id = this.freeSyms.length > 0 ? this.freeSyms.pop()! : this.syms.length;
       if (id === this.syms.length) this.syms.push(s);
       else this.syms[id] = s;
@@ -380,6 +373,7 @@ export class Head {
 
   private unref(id: number): void {
     if (--this.symRefs[id]! === 0) {
+      this.symVersion++;
       this.symIds.delete(this.syms[id]!);
       this.syms[id] = '';
       this.freeSyms.push(id);
@@ -460,16 +454,51 @@ export class Head {
     return id;
   }
 
+  /** Last timestamp of a slot (-Infinity when it never had a sample). */
+  lastT(s: number): number {
+    return this.st.f[s * 8 + F_T]!;
+  }
+
+  /** Last value of a slot. */
+  lastV(s: number): number {
+    return this.st.f[s * 8 + F_V]!;
+  }
+
+  /** Samples in the open chunk of a slot. */
+  openCount(s: number): number {
+    return this.st.u[s * 16 + U_NCAP]! & 0xffff;
+  }
+
+  openMinT(s: number): number {
+    return this.st.f[s * 8 + F_MINT]!;
+  }
+
+  firstChunk(s: number): number {
+    return this.st.i[s * 16 + U_FIRST]!;
+  }
+
   /**
    * Appends one sample to a live slot. Returns APPEND_* (only APPEND_OK changes the series).
    * Counters for rejections are updated here.
    */
   appendSample(s: number, t: number, v: number): number {
-    const enc = this.enc;
-    const lastT = enc.t[s]!;
+    sampleT[0] = t;
+    sampleV[0] = v;
+    return this.appendSampleAt(s, sampleT, sampleV, 0);
+  }
+
+  /** appendSample for sample (ts[k], vs[k]) (no boxing of the doubles on the hot path). */
+  appendSampleAt(s: number, ts: Float64Array, vs: Float64Array, k: number): number {
+    const st = this.st;
+    const f = st.f;
+    const fo = s * 8;
+    const uo = s * 16;
+    const lastT = f[fo + F_T]!;
+    const t = ts[k]!;
     if (t <= lastT) {
       if (t === lastT) {
-        if (sameBits(v, enc.v[s]!)) return APPEND_DUPLICATE_SAME;
+        f64[0] = vs[k]!;
+        if (u32[0] === st.u[uo + U_VLO] && u32[1] === st.u[uo + U_VHI]) return APPEND_DUPLICATE_SAME;
         this.duplicates++;
         return APPEND_DUPLICATE;
       }
@@ -480,16 +509,17 @@ export class Head {
       this.outOfBounds++;
       return APPEND_OUT_OF_BOUNDS;
     }
-    const n = enc.n[s]!;
+    const ncap = st.u[uo + U_NCAP]!;
+    const n = ncap & 0xffff;
     if (n === 0) {
-      this.openChunk(s, t, v);
-    } else if (n >= this.samplesPerChunk || t >= (Math.floor(this.openMinT[s]! / this.chunkRange) + 1) * this.chunkRange) {
+      this.openChunk(s, ts, vs, k);
+    } else if (n >= this.samplesPerChunk || t >= (Math.floor(f[fo + F_MINT]! / this.chunkRange) + 1) * this.chunkRange) {
       this.sealOpen(s);
-      this.openChunk(s, t, v);
+      this.openChunk(s, ts, vs, k);
     } else {
-      let loc = this.openLoc[s]!;
-      if (enc.bits[s]! + (MAX_SAMPLE_BITS + 64) > this.openCap[s]! * 32) loc = this.growOpen(s, loc);
-      xorNext(enc, s, this.slab.pages[loc >>> 16]!, loc & 0xffff, t, v);
+      let loc = st.i[uo + U_LOC]!;
+      if (st.u[uo + U_BITS]! + (MAX_SAMPLE_BITS + 64) > (ncap >>> 16) * 32) loc = this.growOpen(s, loc);
+      xorNext(st, s, this.slab.pages[loc >>> 16]!, loc & 0xffff, ts, vs, k);
     }
     if (t > this.maxT) this.maxT = t;
     if (t < this.minT) this.minT = t;
@@ -497,26 +527,34 @@ export class Head {
     return APPEND_OK;
   }
 
-  private openChunk(s: number, t: number, v: number): void {
-    const loc = this.slab.alloc(0);
-    xorFirst(this.enc, s, this.slab.pages[loc >>> 16]!, loc & 0xffff, t, v);
-    this.openLoc[s] = loc;
-    this.openCap[s] = SLOT_WORDS[0];
-    this.openMinT[s] = t;
+  private openChunk(s: number, ts: Float64Array, vs: Float64Array, k: number): void {
+    const st = this.st;
+    const uo = s * 16;
+    // Start at one size below the last chunk's final size: at most one move per chunk.
+    const hint = this.sizeHint[s]!;
+    const cls = hint > 0 ? hint - 1 : 0;
+    const loc = this.slab.alloc(cls);
+    st.i[uo + U_LOC] = loc;
+    st.u[uo + U_NCAP] = SLOT_WORDS[cls]! << 16;
+    xorFirst(st, s, this.slab.pages[loc >>> 16]!, loc & 0xffff, ts, vs, k);
     this.chunksCreated++;
   }
 
   private growOpen(s: number, loc: number): number {
-    const cap = this.openCap[s]!;
+    const st = this.st;
+    const uo = s * 16;
+    const ncap = st.u[uo + U_NCAP]!;
+    const cap = ncap >>> 16;
     const cls = SLOT_WORDS.indexOf(cap as (typeof SLOT_WORDS)[number]);
     const nloc = this.slab.alloc(cls + 1);
-    const words = ((this.enc.bits[s]! + 31) >>> 5) + 1;
+    const words = ((st.u[uo + U_BITS]! + 31) >>> 5) + 1;
     const src = this.slab.pages[loc >>> 16]!;
     const off = loc & 0xffff;
     this.slab.pages[nloc >>> 16]!.set(src.subarray(off, off + words), nloc & 0xffff);
     this.freeSlot(loc);
-    this.openLoc[s] = nloc;
-    this.openCap[s] = SLOT_WORDS[cls + 1]!;
+    st.i[uo + U_LOC] = nloc;
+    st.u[uo + U_NCAP] = (SLOT_WORDS[cls + 1]! << 16) | (ncap & 0xffff);
+    this.sizeHint[s] = cls + 1;
     return nloc;
   }
 
@@ -527,26 +565,43 @@ export class Head {
 
   /** Moves the open chunk of slot s to the arena. */
   sealOpen(s: number): void {
-    const enc = this.enc;
-    const loc = this.openLoc[s]!;
-    if (loc < 0 || enc.n[s] === 0) return;
-    const words = (enc.bits[s]! + 31) >>> 5;
+    const st = this.st;
+    const uo = s * 16;
+    const fo = s * 8;
+    const loc = st.i[uo + U_LOC]!;
+    const n = st.u[uo + U_NCAP]! & 0xffff;
+    if (loc < 0 || n === 0) return;
+    const words = (st.u[uo + U_BITS]! + 31) >>> 5;
     const aloc = this.arena.store(this.slab.pages[loc >>> 16]!, loc & 0xffff, words);
-    const m = this.metas.alloc();
     const metas = this.metas;
-    metas.minT[m] = this.openMinT[s]!;
-    metas.maxT[m] = enc.t[s]!;
+    const m = metas.alloc();
+    metas.minT[m] = st.f[fo + F_MINT]!;
+    metas.maxT[m] = st.f[fo + F_T]!;
     metas.loc[m] = aloc;
     metas.words[m] = words;
-    metas.n[m] = enc.n[s]!;
+    metas.n[m] = n;
     metas.next[m] = -1;
-    const last = this.lastChunk[s]!;
-    if (last < 0) this.firstChunk[s] = m;
-    else metas.next[last] = m;
-    this.lastChunk[s] = m;
+    this.linkChunk(s, m);
     this.freeSlot(loc);
-    this.openLoc[s] = -1;
-    enc.n[s] = 0;
+    st.i[uo + U_LOC] = -1;
+    st.u[uo + U_NCAP] = 0;
+  }
+
+  private linkChunk(s: number, m: number): void {
+    const i32 = this.st.i;
+    const last = i32[s * 16 + U_LAST]!;
+    if (last < 0) i32[s * 16 + U_FIRST] = m;
+    else this.metas.next[last] = m;
+    i32[s * 16 + U_LAST] = m;
+  }
+
+  /** Drops the open chunk of slot s without sealing it. */
+  private dropOpen(s: number): void {
+    const st = this.st;
+    const loc = st.i[s * 16 + U_LOC]!;
+    if (loc >= 0) this.freeSlot(loc);
+    st.i[s * 16 + U_LOC] = -1;
+    st.u[s * 16 + U_NCAP] = 0;
   }
 
   /** Appends a sealed chunk as read from a snapshot (words copied into the arena). */
@@ -560,10 +615,7 @@ export class Head {
     metas.words[m] = words;
     metas.n[m] = n;
     metas.next[m] = -1;
-    const last = this.lastChunk[s]!;
-    if (last < 0) this.firstChunk[s] = m;
-    else metas.next[last] = m;
-    this.lastChunk[s] = m;
+    this.linkChunk(s, m);
     if (minT < this.minT) this.minT = minT;
     if (maxT > this.maxT) this.maxT = maxT;
     this.chunksCreated++;
@@ -576,28 +628,44 @@ export class Head {
     while (SLOT_WORDS[cls]! * 32 < bits + MAX_SAMPLE_BITS + 64) cls++;
     const loc = this.slab.alloc(cls);
     this.slab.pages[loc >>> 16]!.set(src.subarray(srcOff, srcOff + words), loc & 0xffff);
-    const enc = this.enc;
-    enc.bits[s] = bits;
-    enc.n[s] = state.n;
-    enc.t[s] = state.t;
-    enc.delta[s] = state.delta;
-    enc.vw[2 * s] = state.vlo;
-    enc.vw[2 * s + 1] = state.vhi;
-    enc.lead[s] = state.lead;
-    enc.trail[s] = state.trail;
-    this.openLoc[s] = loc;
-    this.openCap[s] = SLOT_WORDS[cls]!;
-    this.openMinT[s] = state.minT;
+    const st = this.st;
+    const fo = s * 8;
+    const uo = s * 16;
+    st.f[fo + F_T] = state.t;
+    st.f[fo + F_DELTA] = state.delta;
+    st.f[fo + F_MINT] = state.minT;
+    st.u[uo + U_VLO] = state.vlo;
+    st.u[uo + U_VHI] = state.vhi;
+    st.u[uo + U_BITS] = bits;
+    st.i[uo + U_LOC] = loc;
+    st.u[uo + U_NCAP] = (SLOT_WORDS[cls]! << 16) | state.n;
+    st.u[uo + U_LT] = state.lead | (state.trail << 8);
     if (state.minT < this.minT) this.minT = state.minT;
     if (state.t > this.maxT) this.maxT = state.t;
     this.chunksCreated++;
   }
 
-  /** Sets the last sample of a series without chunks (snapshot of a series emptied by truncation). */
+  /** The open chunk's encoder state (snapshots). */
+  openState(s: number): { n: number; bits: number; minT: number; delta: number; lead: number; trail: number; page: Uint32Array; off: number } | undefined {
+    const st = this.st;
+    const uo = s * 16;
+    const n = st.u[uo + U_NCAP]! & 0xffff;
+    const loc = st.i[uo + U_LOC]!;
+    if (n === 0 || loc < 0) return undefined;
+    const lt = st.u[uo + U_LT]!;
+    return { n, bits: st.u[uo + U_BITS]!, minT: st.f[s * 8 + F_MINT]!, delta: st.f[s * 8 + F_DELTA]!, lead: lt & 0xff, trail: lt >>> 8, page: this.slab.pages[loc >>> 16]!, off: loc & 0xffff };
+  }
+
+  /** Raw bits of the last value: [lo, hi]. */
+  lastValueBits(s: number): [number, number] {
+    return [this.st.u[s * 16 + U_VLO]!, this.st.u[s * 16 + U_VHI]!];
+  }
+
+  /** Sets the last sample of a series without an open chunk (snapshot, deletion). */
   restoreLast(s: number, t: number, vlo: number, vhi: number): void {
-    this.enc.t[s] = t;
-    this.enc.vw[2 * s] = vlo;
-    this.enc.vw[2 * s + 1] = vhi;
+    this.st.f[s * 8 + F_T] = t;
+    this.st.u[s * 16 + U_VLO] = vlo;
+    this.st.u[s * 16 + U_VHI] = vhi;
   }
 
   // ------------------------------------------------------------------ readers
@@ -693,12 +761,12 @@ export class Head {
 
   /** Whether a slot has samples in [mint, maxt]. */
   private inRange(s: number, mint: number, maxt: number): boolean {
-    const first = this.firstChunk[s]!;
+    const first = this.st.i[s * 16 + U_FIRST]!;
     let minT: number;
     if (first >= 0) minT = this.metas.minT[first]!;
-    else if (this.enc.n[s]! > 0) minT = this.openMinT[s]!;
+    else if ((this.st.u[s * 16 + U_NCAP]! & 0xffff) > 0) minT = this.st.f[s * 8 + F_MINT]!;
     else return false;
-    return minT <= maxt && this.enc.t[s]! >= mint;
+    return minT <= maxt && this.st.f[s * 8 + F_T]! >= mint;
   }
 
   /**
@@ -707,35 +775,83 @@ export class Head {
    */
   select(matchers: readonly Matcher[], mint: number, maxt: number, limit = 0): HeadSeries[] {
     const slots = this.postingsForMatchers(matchers);
-    const cap = new ChunkCapture();
-    const out: HeadSeries[] = [];
+    const chosen: number[] = [];
     for (let i = 0; i < slots.length; i++) {
       const s = slots[i]!;
-      if (!this.inRange(s, mint, maxt)) continue;
+      if (this.inRange(s, mint, maxt)) chosen.push(s);
+    }
+    this.sortSlotsByLabels(chosen);
+    if (limit > 0 && chosen.length > limit) chosen.length = limit;
+    const cap = new ChunkCapture();
+    const out: HeadSeries[] = [];
+    for (const s of chosen) {
       const from = cap.length;
       this.capture(s, mint, maxt, cap);
       if (cap.length === from) continue;
       out.push(new HeadSeries(this.labelsOf(s), cap, from, cap.length, mint, maxt));
     }
-    out.sort((a, b) => compareLabels(a.labels, b.labels));
-    if (limit > 0 && out.length > limit) out.length = limit;
     return out;
+  }
+
+  /** Sorts slots by their label sets (compareLabels order) using symbol ranks. */
+  sortSlotsByLabels(slots: number[]): void {
+    if (slots.length < 2) return;
+    if (slots.length < 64 && this.ranksVersion !== this.symVersion) {
+      const labels = new Map<number, Labels>();
+      for (const s of slots) labels.set(s, this.labelsOf(s));
+      slots.sort((a, b) => compareLabels(labels.get(a)!, labels.get(b)!));
+      return;
+    }
+    const rank = this.ensureRanks();
+    const pool = this.pool;
+    const offs = this.labelsOff;
+    slots.sort((a, b) => {
+      const oa = offs[a]!;
+      const ob = offs[b]!;
+      const na = pool[oa]! * 2;
+      const nb = pool[ob]! * 2;
+      const n = na < nb ? na : nb;
+      for (let k = 1; k <= n; k++) {
+        const d = rank[pool[oa + k]!]! - rank[pool[ob + k]!]!;
+        if (d !== 0) return d;
+      }
+      return na - nb;
+    });
+  }
+
+  private symRank = new Int32Array(0);
+  private ranksVersion = -1;
+  /** Changes whenever a symbol is added or removed. */
+  private symVersion = 0;
+
+  private ensureRanks(): Int32Array {
+    if (this.ranksVersion === this.symVersion) return this.symRank;
+    const ids: number[] = [];
+    for (let i = 0; i < this.syms.length; i++) if (this.symIds.get(this.syms[i]!) === i) ids.push(i);
+    const syms = this.syms;
+    ids.sort((a, b) => (syms[a]! < syms[b]! ? -1 : syms[a]! > syms[b]! ? 1 : 0));
+    const rank = new Int32Array(syms.length);
+    for (let r = 0; r < ids.length; r++) rank[ids[r]!] = r;
+    this.symRank = rank;
+    this.ranksVersion = this.symVersion;
+    return rank;
   }
 
   private capture(s: number, mint: number, maxt: number, cap: ChunkCapture): void {
     const metas = this.metas;
-    for (let m = this.firstChunk[s]!; m >= 0; m = metas.next[m]!) {
+    const st = this.st;
+    for (let m = st.i[s * 16 + U_FIRST]!; m >= 0; m = metas.next[m]!) {
       if (metas.maxT[m]! < mint) continue;
       if (metas.minT[m]! > maxt) return;
       const loc = metas.loc[m]!;
       cap.add(this.arena.pages[Math.floor(loc / PAGE_WORDS)]!, loc % PAGE_WORDS, metas.n[m]!, metas.minT[m]!, metas.maxT[m]!);
     }
-    const n = this.enc.n[s]!;
+    const n = st.u[s * 16 + U_NCAP]! & 0xffff;
     if (n > 0) {
-      const minT = this.openMinT[s]!;
-      const maxT = this.enc.t[s]!;
+      const minT = st.f[s * 8 + F_MINT]!;
+      const maxT = st.f[s * 8 + F_T]!;
       if (maxT < mint || minT > maxt) return;
-      const loc = this.openLoc[s]!;
+      const loc = st.i[s * 16 + U_LOC]!;
       cap.add(this.slab.pages[loc >>> 16]!, loc & 0xffff, n, minT, maxT);
     }
   }
@@ -790,7 +906,8 @@ export class Head {
     let deadCount = 0;
     for (let s = 1; s < this.top; s++) {
       if (!this.alive[s]) continue;
-      let m = this.firstChunk[s]!;
+      const i32 = this.st.i;
+      let m = i32[s * 16 + U_FIRST]!;
       while (m >= 0 && metas.maxT[m]! < mint) {
         const next = metas.next[m]!;
         this.arena.release(metas.loc[m]!, metas.words[m]!);
@@ -798,15 +915,13 @@ export class Head {
         removedChunks++;
         m = next;
       }
-      this.firstChunk[s] = m;
-      if (m < 0) this.lastChunk[s] = -1;
-      if (this.enc.n[s]! > 0 && this.enc.t[s]! < mint) {
-        this.freeSlot(this.openLoc[s]!);
-        this.openLoc[s] = -1;
-        this.enc.n[s] = 0;
+      i32[s * 16 + U_FIRST] = m;
+      if (m < 0) i32[s * 16 + U_LAST] = -1;
+      if (this.openCount(s) > 0 && this.lastT(s) < mint) {
+        this.dropOpen(s);
         removedChunks++;
       }
-      if (this.firstChunk[s]! < 0 && this.enc.n[s] === 0 && !this.activeAppenders.has(this.pendOwner[s]!)) {
+      if (m < 0 && this.openCount(s) === 0 && !this.activeAppenders.has(i32[s * 16 + U_POWNER]!)) {
         dead[s] = 1;
         deadCount++;
       }
@@ -826,8 +941,8 @@ export class Head {
     let min = Infinity;
     for (let s = 1; s < this.top; s++) {
       if (!this.alive[s]) continue;
-      const f = this.firstChunk[s]!;
-      const t = f >= 0 ? this.metas.minT[f]! : this.enc.n[s]! > 0 ? this.openMinT[s]! : Infinity;
+      const f = this.firstChunk(s);
+      const t = f >= 0 ? this.metas.minT[f]! : this.openCount(s) > 0 ? this.openMinT(s) : Infinity;
       if (t < min) min = t;
     }
     return min;
@@ -870,6 +985,9 @@ export class Head {
       for (let k = 0; k < 2 * n; k++) this.unref(this.pool[off + 1 + k]!);
       this.poolGarbage += 2 * n + 1;
       this.alive[s] = 0;
+      // Refs handed out for this series become stale at once.
+      this.gen[s] = (this.gen[s]! + 1) % 67108864;
+      this.sizeHint[s] = 0;
       this.numSeries--;
       this.seriesRemoved++;
       this.freeSlots.push(s);
@@ -903,7 +1021,7 @@ export class Head {
     const metas = this.metas;
     for (let s = 1; s < this.top; s++) {
       if (!this.alive[s]) continue;
-      for (let m = this.firstChunk[s]!; m >= 0; m = metas.next[m]!) {
+      for (let m = this.firstChunk(s); m >= 0; m = metas.next[m]!) {
         const loc = metas.loc[m]!;
         const pid = Math.floor(loc / PAGE_WORDS);
         if (!sparse.has(pid)) continue;
@@ -947,38 +1065,38 @@ export class Head {
       k++;
     }
     const metas = this.metas;
-    for (let m = this.firstChunk[s]!; m >= 0; ) {
+    const i32 = this.st.i;
+    for (let m = i32[s * 16 + U_FIRST]!; m >= 0; ) {
       const next = metas.next[m]!;
       this.arena.release(metas.loc[m]!, metas.words[m]!);
       metas.release(m);
       this.chunksRemoved++;
       m = next;
     }
-    this.firstChunk[s] = -1;
-    this.lastChunk[s] = -1;
-    if (this.enc.n[s]! > 0) {
-      this.freeSlot(this.openLoc[s]!);
-      this.openLoc[s] = -1;
-      this.enc.n[s] = 0;
+    i32[s * 16 + U_FIRST] = -1;
+    i32[s * 16 + U_LAST] = -1;
+    if (this.openCount(s) > 0) {
+      this.dropOpen(s);
       this.chunksRemoved++;
     }
-    const lastT = this.enc.t[s]!;
-    const lastLo = this.enc.vw[2 * s]!;
-    const lastHi = this.enc.vw[2 * s + 1]!;
-    this.enc.t[s] = -Infinity;
+    const lastT = this.lastT(s);
+    const [lastLo, lastHi] = this.lastValueBits(s);
+    this.st.f[s * 8 + F_T] = -Infinity;
     const minValid = this.minValidTime;
     const appended = this.samplesAppended;
     const minT = this.minT;
     const maxT = this.maxT;
     this.minValidTime = -Infinity;
-    for (let j = 0; j < k; j++) this.appendSample(s, ts[j]!, vs[j]!);
+    for (let j = 0; j < k; j++) this.appendSampleAt(s, ts, vs, j);
     this.samplesAppended = appended;
     this.minValidTime = minValid;
     this.minT = minT;
     this.maxT = maxT;
-    // Later appends are still ordered after the deleted samples.
-    if (k === 0 || this.enc.t[s]! < lastT) {
-      if (k === 0) this.restoreLast(s, lastT, lastLo, lastHi);
+    // As with Prometheus' tombstones, later appends are still ordered after the deleted samples:
+    // the series keeps its last timestamp and value (a new chunk starts with the next sample).
+    if (this.lastT(s) < lastT) {
+      this.sealOpen(s);
+      this.restoreLast(s, lastT, lastLo, lastHi);
     }
   }
 
@@ -988,7 +1106,7 @@ export class Head {
     let pairs = 0;
     for (const byValue of this.postings.values()) pairs += byValue.size;
     let open = 0;
-    for (let s = 1; s < this.top; s++) if (this.alive[s] && this.enc.n[s]! > 0) open++;
+    for (let s = 1; s < this.top; s++) if (this.alive[s] && this.openCount(s) > 0) open++;
     return {
       numSeries: this.numSeries,
       numLabelPairs: pairs,
@@ -1011,14 +1129,14 @@ export class Head {
 
   /** Approximate bytes held by the head's structures (typed arrays and pools). */
   memoryBytes(): number {
-    const perSlot = 4 + 1 + 4 + 4 + XorState.BYTES_PER_SLOT + 4 + 2 + 8 + 4 + 4 + 4 + 4;
+    const perSlot = 4 + 1 + 4 + 4 + 1 + SeriesState.BYTES_PER_SLOT;
     return this.capacity * perSlot + this.pool.byteLength + this.table.byteLength + this.symRefs.byteLength + this.slab.bytes() + this.arena.bytes() + this.metas.bytes();
   }
 
-  /** Number of open (unsealed) chunks whose last sample is older than `t`. */
+  /** Seals open chunks whose last sample is older than `t`. */
   sealOlderThan(t: number): void {
     for (let s = 1; s < this.top; s++) {
-      if (this.alive[s] && this.enc.n[s]! > 0 && this.enc.t[s]! < t) this.sealOpen(s);
+      if (this.alive[s] && this.openCount(s) > 0 && this.lastT(s) < t) this.sealOpen(s);
     }
   }
 }

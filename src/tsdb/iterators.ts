@@ -55,14 +55,19 @@ export class ChunkedIterator implements SampleIterator {
 
   private ensureBuffers(): void {
     if (this.bt.length === 0) {
-      this.bt = new Float64Array(BATCH);
-      this.bv = new Float64Array(BATCH);
-      this.bv32 = new Uint32Array(this.bv.buffer);
+      const b = pool.length > 0 ? pool.pop()! : new Buffers();
+      this.bt = b.bt;
+      this.bv = b.bv;
+      this.bv32 = b.bv32;
+      this.buffers = b;
     }
   }
 
+  private buffers: Buffers | undefined;
+
   /** Loads the next non-empty batch; positions at its first sample. */
   private refill(): ValueType {
+    if (this.done) return ValueType.None;
     this.ensureBuffers();
     const cur = this.cursor;
     while (!this.done) {
@@ -168,6 +173,15 @@ export class ChunkedIterator implements SampleIterator {
   private finish(): void {
     this.done = true;
     this.bi = this.bn = 0;
+    // Exhausted: hand the buffers to the next iterator.
+    const b = this.buffers;
+    if (b) {
+      this.buffers = undefined;
+      this.bt = EMPTY;
+      this.bv = EMPTY;
+      this.bv32 = EMPTY32;
+      if (pool.length < 64) pool.push(b);
+    }
   }
 
   private fail(e: unknown): ValueType {
@@ -197,6 +211,14 @@ function lowerBound(a: Float64Array, lo: number, hi: number, t: number): number 
   }
   return lo;
 }
+
+/** Decode buffers of one iterator; recycled when an iterator is exhausted. */
+class Buffers {
+  readonly bt = new Float64Array(BATCH);
+  readonly bv = new Float64Array(BATCH);
+  readonly bv32 = new Uint32Array(this.bv.buffer);
+}
+const pool: Buffers[] = [];
 
 const EMPTY = new Float64Array(0);
 const EMPTY32 = new Uint32Array(0);

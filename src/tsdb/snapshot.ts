@@ -44,19 +44,19 @@ function frame(w: ByteWriter, type: number, body: (w: ByteWriter) => void): void
 }
 
 function writeSeries(w: ByteWriter, head: Head, s: number): void {
-  const enc = head.enc;
   w.f64(head.refOf(s));
   const pairs = head.pairsOf(s);
   w.uvarint(pairs.length >> 1);
   for (const p of pairs) w.string(p);
-  w.f64(enc.t[s]!);
-  w.u32(enc.vw[2 * s]!);
-  w.u32(enc.vw[2 * s + 1]!);
+  w.f64(head.lastT(s));
+  const [vlo, vhi] = head.lastValueBits(s);
+  w.u32(vlo);
+  w.u32(vhi);
   const metas = head.metas;
   let count = 0;
-  for (let m = head.firstChunk[s]!; m >= 0; m = metas.next[m]!) count++;
+  for (let m = head.firstChunk(s); m >= 0; m = metas.next[m]!) count++;
   w.uvarint(count);
-  for (let m = head.firstChunk[s]!; m >= 0; m = metas.next[m]!) {
+  for (let m = head.firstChunk(s); m >= 0; m = metas.next[m]!) {
     w.f64(metas.minT[m]!);
     w.f64(metas.maxT[m]!);
     w.uvarint(metas.n[m]!);
@@ -67,20 +67,16 @@ function writeSeries(w: ByteWriter, head: Head, s: number): void {
     const off = loc % PAGE_WORDS;
     w.bytes(new Uint8Array(page.buffer, page.byteOffset + off * 4, words * 4));
   }
-  const n = enc.n[s]!;
-  w.uvarint(n);
-  if (n > 0) {
-    w.f64(head.openMinT[s]!);
-    const bits = enc.bits[s]!;
-    w.uvarint(bits);
-    w.f64(enc.delta[s]!);
-    w.u8(enc.lead[s]!);
-    w.u8(enc.trail[s]!);
-    const loc = head.openLoc[s]!;
-    const page = head.slab.pages[loc >>> 16]!;
-    const off = loc & 0xffff;
-    const words = (bits + 31) >>> 5;
-    w.bytes(new Uint8Array(page.buffer, page.byteOffset + off * 4, words * 4));
+  const open = head.openState(s);
+  w.uvarint(open ? open.n : 0);
+  if (open) {
+    w.f64(open.minT);
+    w.uvarint(open.bits);
+    w.f64(open.delta);
+    w.u8(open.lead);
+    w.u8(open.trail);
+    const words = (open.bits + 31) >>> 5;
+    w.bytes(new Uint8Array(open.page.buffer, open.page.byteOffset + open.off * 4, words * 4));
   }
 }
 

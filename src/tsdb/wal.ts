@@ -191,16 +191,7 @@ export class WalWriter {
       const baseT = ts[0]!;
       w.f64(firstRef);
       w.f64(baseT);
-      const buf = w.buf;
-      let p = w.pos;
-      let prev = firstRef;
-      for (let i = 0; i < n; i++) {
-        const r = refs[i]!;
-        p = putVarint(buf, p, r - prev);
-        prev = r;
-      }
-      for (let i = 0; i < n; i++) p = putVarint(buf, p, ts[i]! - baseT);
-      w.pos = p;
+      w.pos = encodeDeltas(w.buf, w.pos, refs, ts, n, firstRef, baseT);
       w.bytes(new Uint8Array(vs.buffer, vs.byteOffset, n * 8));
       this.end(w, start);
     }
@@ -357,6 +348,21 @@ export class WalWriter {
       }
     }
   }
+}
+
+/**
+ * Writes the ref deltas then the time deltas of a samples record (hot loop kept in its own
+ * function so that it stays optimized across calls).
+ */
+function encodeDeltas(buf: Uint8Array, p: number, refs: Float64Array, ts: Float64Array, n: number, firstRef: number, baseT: number): number {
+  let prev = firstRef;
+  for (let i = 0; i < n; i++) {
+    const r = refs[i]!;
+    p = putVarint(buf, p, r - prev);
+    prev = r;
+  }
+  for (let i = 0; i < n; i++) p = putVarint(buf, p, ts[i]! - baseT);
+  return p;
 }
 
 /** Writes a zig-zag varint into buf at p (room for 10 bytes must exist); returns the new position. */

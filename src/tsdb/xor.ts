@@ -18,10 +18,10 @@
  *
  * Values are compared and stored as raw bits: NaN payloads, the stale marker and -0 survive.
  *
- * Encoder state is kept in struct-of-arrays form (`XorState`) so that a head with millions of
- * series has no per-series object; the batch encoder uses a one-slot state.
+ * Encoder state lives in `SeriesState`, 64 bytes per series in one buffer (no per-series
+ * object); the batch encoder uses a one-slot state.
  */
-import { putBits, getBits } from './bits.ts';
+import { getBits } from './bits.ts';
 
 /** Zero words readers may look at past the last bit of a chunk. */
 export const SPARE_WORDS = 2;
@@ -32,154 +32,200 @@ export const MAX_SAMPLE_BITS = 129;
 const f64 = new Float64Array(1);
 const u32 = new Uint32Array(f64.buffer);
 
-/** Encoder state per slot. Arrays are replaced on growth: read them through the instance. */
-export class XorState {
+/**
+ * Per-slot series and encoder state, interleaved: 64 bytes (one cache line) per slot in one
+ * buffer, so that appending a sample touches one line of state. Read through the views:
+ * `f[slot * 8 + F_*]` (float64 fields) and `u[slot * 16 + U_*]` / `i[slot * 16 + U_*]` (32-bit
+ * fields). Views are replaced on growth: read them through the instance.
+ */
+export class SeriesState {
   capacity: number;
-  /** Bits used in the slot's open chunk. */
-  bits: Uint32Array;
-  /** Samples in the open chunk (0 = none). */
-  n: Uint16Array;
-  /** Last timestamp appended (ms). */
-  t: Float64Array;
-  /** Last timestamp delta (ms). */
-  delta: Float64Array;
-  /** Last value; `vw[2s]` is its low word and `vw[2s+1]` its high word (same buffer). */
-  v: Float64Array;
-  vw: Uint32Array;
-  lead: Uint8Array;
-  trail: Uint8Array;
+  f: Float64Array;
+  u: Uint32Array;
+  i: Int32Array;
 
   constructor(capacity: number) {
     this.capacity = capacity;
-    this.bits = new Uint32Array(capacity);
-    this.n = new Uint16Array(capacity);
-    this.t = new Float64Array(capacity);
-    this.delta = new Float64Array(capacity);
-    this.v = new Float64Array(capacity);
-    this.vw = new Uint32Array(this.v.buffer);
-    this.lead = new Uint8Array(capacity);
-    this.trail = new Uint8Array(capacity);
+    const buf = new ArrayBuffer(capacity * 64);
+    this.f = new Float64Array(buf);
+    this.u = new Uint32Array(buf);
+    this.i = new Int32Array(buf);
   }
 
   grow(capacity: number): void {
     if (capacity <= this.capacity) return;
-    const g32 = (a: Uint32Array) => { const b = new Uint32Array(capacity); b.set(a); return b; };
-    const g16 = (a: Uint16Array) => { const b = new Uint16Array(capacity); b.set(a); return b; };
-    const g8 = (a: Uint8Array) => { const b = new Uint8Array(capacity); b.set(a); return b; };
-    const gf = (a: Float64Array) => { const b = new Float64Array(capacity); b.set(a); return b; };
-    this.bits = g32(this.bits);
-    this.n = g16(this.n);
-    this.t = gf(this.t);
-    this.delta = gf(this.delta);
-    this.v = gf(this.v);
-    this.vw = new Uint32Array(this.v.buffer);
-    this.lead = g8(this.lead);
-    this.trail = g8(this.trail);
+    const buf = new ArrayBuffer(capacity * 64);
+    new Uint8Array(buf).set(new Uint8Array(this.f.buffer));
+    this.f = new Float64Array(buf);
+    this.u = new Uint32Array(buf);
+    this.i = new Int32Array(buf);
     this.capacity = capacity;
   }
 
-  /** Bytes held per slot (for memory accounting). */
-  static readonly BYTES_PER_SLOT = 4 + 2 + 8 + 8 + 8 + 1 + 1;
+  static readonly BYTES_PER_SLOT = 64;
+}
+
+// Float64 fields (index slot * 8 + F_*).
+/** Last timestamp appended (ms; -Infinity before the first). */
+export const F_T = 0;
+/** Last timestamp delta (ms). */
+export const F_DELTA = 1;
+/** Last value (its low/high words are U_VLO/U_VHI). */
+export const F_V = 2;
+/** First timestamp of the open chunk. */
+export const F_MINT = 3;
+// 32-bit fields (index slot * 16 + U_*).
+export const U_VLO = 4;
+export const U_VHI = 5;
+/** Bits used in the open chunk. */
+export const U_BITS = 8;
+/** Location of the open chunk (int32, -1 none). */
+export const U_LOC = 9;
+/** Samples in the open chunk (low 16 bits) and its capacity in words (high 16 bits). */
+export const U_NCAP = 10;
+/** Leading (low 8 bits, 0xff = none yet) and trailing (bits 8..15) zeros of the last XOR window. */
+export const U_LT = 11;
+/** First and last sealed chunk (int32 indexes into the chunk pool, -1 none). */
+export const U_FIRST = 12;
+export const U_LAST = 13;
+/** Appender holding a pending sample for the series, and that sample's index in it. */
+export const U_POWNER = 14;
+export const U_PIDX = 15;
+
+/**
+ * Starts a chunk in zeroed words at `base` with its first sample (ts[k], vs[k]). The chunk's
+ * timestamp origin is that sample's time (recorded in F_MINT). The caller sets the open chunk's location and capacity.
+ */
+export function xorFirst(st: SeriesState, s: number, w: Uint32Array, base: number, ts: Float64Array, vs: Float64Array, k: number): void {
+  const t = ts[k]!;
+  const v = vs[k]!;
+  const f = st.f;
+  const u = st.u;
+  const fo = s * 8;
+  const uo = s * 16;
+  f[fo + F_T] = t;
+  f[fo + F_DELTA] = 0;
+  f[fo + F_V] = v;
+  f[fo + F_MINT] = t;
+  w[base] = u[uo + U_VHI]!;
+  w[base + 1] = u[uo + U_VLO]!;
+  u[uo + U_BITS] = 64;
+  u[uo + U_NCAP] = (u[uo + U_NCAP]! & 0xffff0000) | 1;
+  u[uo + U_LT] = 0xff;
 }
 
 /**
- * Starts a chunk in zeroed words at `base` with its first sample. The chunk's timestamp origin is
- * `t` (the caller records it as the chunk's minT).
+ * Appends sample (ts[k], vs[k]) (time greater than the slot's last timestamp) to the open chunk. The caller
+ * guarantees `MAX_SAMPLE_BITS` free, zeroed bits after the used ones plus two spare words.
  */
-export function xorFirst(st: XorState, s: number, w: Uint32Array, base: number, t: number, v: number): void {
-  f64[0] = v;
-  const lo = u32[0]!;
-  const hi = u32[1]!;
-  w[base] = hi;
-  w[base + 1] = lo;
-  st.bits[s] = 64;
-  st.n[s] = 1;
-  st.t[s] = t;
-  st.delta[s] = 0;
-  st.vw[2 * s] = lo;
-  st.vw[2 * s + 1] = hi;
-  st.lead[s] = 0xff;
-  st.trail[s] = 0;
-}
-
-/**
- * Appends a sample (t greater than the slot's last timestamp) to the open chunk. The caller
- * guarantees `MAX_SAMPLE_BITS` free, zeroed bits after `st.bits[s]` plus one spare word.
- */
-export function xorNext(st: XorState, s: number, w: Uint32Array, base: number, t: number, v: number): void {
-  let p = st.bits[s]!;
-  const delta = t - st.t[s]!;
-  const dod = delta - st.delta[s]!;
+export function xorNext(st: SeriesState, s: number, w: Uint32Array, base: number, ts: Float64Array, vs: Float64Array, k: number): void {
+  // Samples are passed as (array, index): doubles passed as arguments would be boxed per call.
+  const t = ts[k]!;
+  const v = vs[k]!;
+  const f = st.f;
+  const u = st.u;
+  const fo = s * 8;
+  const uo = s * 16;
+  let p = u[uo + U_BITS]!;
+  const lastT = f[fo + F_T]!;
+  const delta = t - lastT;
+  const dod = delta - f[fo + F_DELTA]!;
   if (dod === 0) {
     p += 1;
   } else if (dod >= -64 && dod <= 63) {
-    putBits(w, base, p, (0b10 << 7) | (dod & 0x7f), 9);
+    put(w, base, p, (0b10 << 7) | (dod & 0x7f), 9);
     p += 9;
   } else if (dod >= -8192 && dod <= 8191) {
-    putBits(w, base, p, (0b110 << 14) | (dod & 0x3fff), 17);
+    put(w, base, p, (0b110 << 14) | (dod & 0x3fff), 17);
     p += 17;
   } else if (dod >= -524288 && dod <= 524287) {
-    putBits(w, base, p, (0b1110 << 20) | (dod & 0xfffff), 24);
+    put(w, base, p, (0b1110 << 20) | (dod & 0xfffff), 24);
     p += 24;
   } else {
-    putBits(w, base, p, (0b1111 << 16) | (Math.floor(dod / 4294967296) & 0xffff), 20);
-    putBits(w, base, p + 20, dod >>> 0, 32);
+    put(w, base, p, (0b1111 << 16) | (Math.floor(dod / 4294967296) & 0xffff), 20);
+    put(w, base, p + 20, dod >>> 0, 32);
     p += 52;
   }
-  st.t[s] = t;
-  st.delta[s] = delta;
+  f[fo + F_T] = t;
+  f[fo + F_DELTA] = delta;
 
-  f64[0] = v;
-  const lo = u32[0]!;
-  const hi = u32[1]!;
-  const xlo = lo ^ st.vw[2 * s]!;
-  const xhi = hi ^ st.vw[2 * s + 1]!;
+  const plo = u[uo + U_VLO]!;
+  const phi = u[uo + U_VHI]!;
+  f[fo + F_V] = v;
+  const xlo = u[uo + U_VLO]! ^ plo;
+  const xhi = u[uo + U_VHI]! ^ phi;
   if ((xlo | xhi) === 0) {
     p += 1;
   } else {
     let lead = xhi !== 0 ? Math.clz32(xhi) : 32 + Math.clz32(xlo);
     const trail = xlo !== 0 ? 31 - Math.clz32(xlo & -xlo) : 63 - Math.clz32(xhi & -xhi);
     if (lead > 31) lead = 31;
-    const pl = st.lead[s]!;
-    const pt = st.trail[s]!;
+    const lt = u[uo + U_LT]!;
+    const pl = lt & 0xff;
+    const pt = lt >>> 8;
+    let shift: number;
+    let sig: number;
+    let hdr: number;
+    let hdrBits: number;
     if (pl !== 0xff && lead >= pl && trail >= pt) {
-      putBits(w, base, p, 0b10, 2);
-      p = putShifted(w, base, p + 2, xhi, xlo, pt, 64 - pl - pt);
+      shift = pt;
+      sig = 64 - pl - pt;
+      hdr = 0b10;
+      hdrBits = 2;
     } else {
-      const sig = 64 - lead - trail;
-      putBits(w, base, p, (0b11 << 11) | (lead << 6) | (sig & 63), 13);
-      p = putShifted(w, base, p + 13, xhi, xlo, trail, sig);
-      st.lead[s] = lead;
-      st.trail[s] = trail;
+      shift = trail;
+      sig = 64 - lead - trail;
+      hdr = (0b11 << 11) | (lead << 6) | (sig & 63);
+      hdrBits = 13;
+      u[uo + U_LT] = lead | (trail << 8);
     }
+    // The meaningful bits, right-aligned: rhi holds the bits above the low 32.
+    let rhi: number;
+    let rlo: number;
+    if (shift === 0) {
+      rhi = xhi;
+      rlo = xlo;
+    } else if (shift < 32) {
+      rlo = (xlo >>> shift) | (xhi << (32 - shift));
+      rhi = xhi >>> shift;
+    } else {
+      rlo = xhi >>> (shift - 32);
+      rhi = 0;
+    }
+    if (sig <= 32) {
+      if (hdrBits + sig <= 32) {
+        put(w, base, p, sig === 32 ? rlo : (hdr << sig) | rlo, hdrBits + sig);
+      } else {
+        put(w, base, p, hdr, hdrBits);
+        put(w, base, p + hdrBits, rlo, sig);
+      }
+    } else {
+      const hiBits = sig - 32;
+      if (hdrBits + hiBits <= 32) {
+        put(w, base, p, (hdr << hiBits) | rhi, hdrBits + hiBits);
+      } else {
+        put(w, base, p, hdr, hdrBits);
+        put(w, base, p + hdrBits, rhi, hiBits);
+      }
+      put(w, base, p + hdrBits + hiBits, rlo, 32);
+    }
+    p += hdrBits + sig;
   }
-  st.vw[2 * s] = lo;
-  st.vw[2 * s + 1] = hi;
-  st.bits[s] = p;
-  st.n[s] = st.n[s]! + 1;
+  u[uo + U_BITS] = p;
+  u[uo + U_NCAP] = u[uo + U_NCAP]! + 1;
 }
 
-/** Writes the low `sig` bits of (hi:lo) >>> shift. */
-function putShifted(w: Uint32Array, base: number, p: number, hi: number, lo: number, shift: number, sig: number): number {
-  let rhi: number;
-  let rlo: number;
-  if (shift === 0) {
-    rhi = hi;
-    rlo = lo;
-  } else if (shift < 32) {
-    rlo = (lo >>> shift) | (hi << (32 - shift));
-    rhi = hi >>> shift;
+/** Writes the low n bits (1..32) of x at bit p; bits of x above n must be zero unless n = 32. */
+function put(w: Uint32Array, base: number, p: number, x: number, n: number): void {
+  const i = base + (p >>> 5);
+  const free = 32 - (p & 31);
+  if (n <= free) {
+    w[i] = w[i]! | (x << (free - n));
   } else {
-    rlo = hi >>> (shift - 32);
-    rhi = 0;
+    const over = n - free;
+    w[i] = w[i]! | (x >>> over);
+    w[i + 1] = w[i + 1]! | (x << (32 - over));
   }
-  if (sig > 32) {
-    putBits(w, base, p, rhi, sig - 32);
-    putBits(w, base, p + sig - 32, rlo, 32);
-  } else {
-    putBits(w, base, p, rlo, sig);
-  }
-  return p + sig;
 }
 
 /**
@@ -346,13 +392,14 @@ const EMPTY_WORDS = new Uint32Array(4);
  * (with one spare zero word) and the bit length. Used by tests and by the block codec's fallback.
  */
 export function encodeXorChunk(ts: ArrayLike<number>, vs: Float64Array, from = 0, to = ts.length): { words: Uint32Array; bits: number } {
-  const st = new XorState(1);
+  const st = new SeriesState(1);
   const n = to - from;
   let words = new Uint32Array(Math.max(8, ((n * MAX_SAMPLE_BITS) >>> 5) + 8));
   if (n === 0) return { words: new Uint32Array(1), bits: 0 };
-  xorFirst(st, 0, words, 0, ts[from]!, vs[from]!);
-  for (let i = from + 1; i < to; i++) xorNext(st, 0, words, 0, ts[i]!, vs[i]!);
-  const bits = st.bits[0]!;
+  const tsa = ts instanceof Float64Array ? ts : Float64Array.from(ts);
+  xorFirst(st, 0, words, 0, tsa, vs, from);
+  for (let i = from + 1; i < to; i++) xorNext(st, 0, words, 0, tsa, vs, i);
+  const bits = st.u[U_BITS]!;
   words = words.slice(0, ((bits + 31) >>> 5) + SPARE_WORDS);
   return { words, bits };
 }
