@@ -152,6 +152,12 @@ const httpProbe = z
   })
   .superRefine((o, ctx) => {
     exclusiveSecret(o, 'bearer_token', ctx);
+    try {
+      const u = new URL(o.url);
+      if (u.username || u.password) ctx.addIssue({ code: 'custom', message: 'credentials in the url would show in labels and logs: use basic_auth with password_file', path: ['url'] });
+    } catch {
+      // httpUrl() reported it
+    }
     if (o.body !== undefined && o.body_file !== undefined) ctx.addIssue({ code: 'custom', message: 'at most one of body and body_file may be set', path: ['body_file'] });
     if (o.basic_auth && (o.bearer_token || o.bearer_token_file)) ctx.addIssue({ code: 'custom', message: 'at most one of basic_auth and bearer_token may be set', path: ['bearer_token'] });
     if (o.fail_if_ssl && o.fail_if_not_ssl) ctx.addIssue({ code: 'custom', message: 'fail_if_ssl and fail_if_not_ssl cannot both be true', path: ['fail_if_not_ssl'] });

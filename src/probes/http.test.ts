@@ -61,6 +61,10 @@ function handler(req: http.IncomingMessage, res: http.ServerResponse): void {
         res.writeHead(302, { Location: '/loop' });
         res.end();
         return;
+      case '/to-other':
+        res.writeHead(302, { Location: u.searchParams.get('where') ?? '/' });
+        res.end();
+        return;
       case '/echo':
         res.end(`${req.method} ${body}`);
         return;
@@ -188,6 +192,12 @@ test('method, headers and body are sent as configured; basic auth', async () => 
   r = await runProber(prober(`url: ${base}/auth\nbasic_auth: {username: alice, password: wrong}`));
   assert.equal(r.outcome.error, 'status code 401 is not 2xx');
   assert.ok(!r.outcome.error.includes('wrong'));
+  // A redirect to another host does not carry the credentials along.
+  const other = base.replace('127.0.0.1', 'localhost');
+  r = await runProber(prober(`url: ${base}/to-other?where=${encodeURIComponent(other + '/auth')}\nbasic_auth: {username: alice, password: s3cret}`));
+  assert.equal(r.out.get('probe_http_status_code'), 401);
+  assert.equal(seen.at(-1)!.headers.authorization, undefined);
+  assert.throws(() => prober('url: http://alice:pw@127.0.0.1/'), /credentials in the url would show in labels and logs: use basic_auth/);
 });
 
 test('body regular expressions set probe_failed_due_to_regex', async () => {

@@ -94,6 +94,7 @@ export class HttpProber implements Prober {
 
     try {
       let url = new URL(cfg.url);
+      const origin = url.host;
       let method = cfg.method;
       let body: Buffer | undefined = cfg.body !== undefined ? Buffer.from(cfg.body) : cfg.body_file !== undefined ? readFileSync(cfg.body_file) : undefined;
       let resolved = await resolveTarget(url.hostname, cfg.preferred_ip_protocol, cfg.ip_protocol_fallback, ctx.signal);
@@ -103,7 +104,8 @@ export class HttpProber implements Prober {
       out.add('probe_ip_addr_hash', ipAddrHash(resolved.address));
 
       for (;;) {
-        const ex = await this.exchange(url, resolved, method, body, ctx, phases);
+        // Credentials go to the configured host only, not to another host a redirect names.
+        const ex = await this.exchange(url, resolved, method, body, ctx, phases, url.host === origin);
         status = ex.status;
         const location = ex.headers.location;
         if (cfg.follow_redirects && isRedirect(ex.status) && location) {
@@ -247,18 +249,18 @@ export class HttpProber implements Prober {
   }
 
   /** One request/response on a fresh connection to the resolved address. */
-  private exchange(url: URL, resolved: Resolved, method: string, body: Buffer | undefined, ctx: ProbeContext, phases: Record<Phase, number>): Promise<Exchange> {
+  private exchange(url: URL, resolved: Resolved, method: string, body: Buffer | undefined, ctx: ProbeContext, phases: Record<Phase, number>, withAuth: boolean): Promise<Exchange> {
     const cfg = this.cfg;
     const secure = url.protocol === 'https:';
     const headers: Record<string, string> = { 'User-Agent': USER_AGENT };
     for (const [k, v] of Object.entries(cfg.headers)) headers[k] = v;
     if (!Object.keys(headers).some((k) => k.toLowerCase() === 'host')) headers.Host = url.host;
-    if (cfg.basic_auth) {
+    if (cfg.basic_auth && withAuth) {
       const pw = (cfg.basic_auth.password ?? cfg.basic_auth.password_file)?.reveal() ?? '';
       headers.Authorization = 'Basic ' + Buffer.from(`${cfg.basic_auth.username}:${pw}`).toString('base64');
     }
     const token = cfg.bearer_token ?? cfg.bearer_token_file;
-    if (token) headers.Authorization = `Bearer ${token.reveal()}`;
+    if (token && withAuth) headers.Authorization = `Bearer ${token.reveal()}`;
     if (body !== undefined) headers['Content-Length'] = String(body.length);
     const limit = cfg.body_size_limit > 0 ? cfg.body_size_limit : HTTP_HARD_BODY_LIMIT;
     const following = cfg.follow_redirects;

@@ -264,6 +264,48 @@ test('top-N slowest statements from pg_stat_statements (private cluster with the
   }
 });
 
+test('replication: a streaming standby reports itself a replica with its lag; the primary reports the standby', async (t) => {
+  if (unavailable) return t.skip(unavailable);
+  const primary = await startPrivatePostgres([]);
+  if (typeof primary === 'string') return t.skip(`no private primary: ${primary}`);
+  let standby: Awaited<ReturnType<typeof startPrivatePostgres>> | undefined;
+  const pp = prober(`{host: ${HOST}, port: ${primary.port}, user: postgres, database: postgres, statements: {enabled: false}}`);
+  try {
+    standby = await startPrivatePostgres([], { standbyOf: primary.port });
+    if (typeof standby === 'string') return t.skip(`no private standby: ${standby}`);
+    const sp = prober(`{host: ${HOST}, port: ${standby.port}, user: postgres, database: postgres, statements: {enabled: false}}`);
+    try {
+      const c = client('postgres', primary.port);
+      await c.connect();
+      try {
+        await c.query('CREATE TABLE t AS SELECT generate_series(1, 1000) AS x');
+      } finally {
+        await c.end();
+      }
+      let s = await runProber(sp);
+      for (let i = 0; i < 50 && s.out.get('pg_replication_lag_seconds') === undefined; i++) s = await runProber(sp);
+      assert.equal(s.outcome.success, true, s.outcome.error);
+      assert.equal(s.out.get('pg_replication_is_replica'), 1);
+      assert.ok(s.out.get('pg_replication_lag_seconds')! >= 0);
+      let p = await runProber(pp);
+      for (let i = 0; i < 50 && p.out.get('pg_stat_replication_pg_wal_lsn_diff') === undefined; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        p = await runProber(pp);
+      }
+      assert.equal(p.out.get('pg_replication_is_replica'), 0);
+      assert.equal(p.out.get('pg_replication_lag_seconds'), 0);
+      const lag = p.out.get('pg_stat_replication_pg_wal_lsn_diff', { state: 'streaming', sync_state: 'async', client_addr: '127.0.0.1/32' });
+      assert.ok(lag !== undefined && lag >= 0, 'the primary lists the streaming standby with its byte lag');
+    } finally {
+      await sp.close();
+    }
+  } finally {
+    await pp.close();
+    if (standby && typeof standby !== 'string') await standby.stop();
+    await primary.stop();
+  }
+});
+
 test('pg_settings conversion follows postgres_exporter (units to bytes/seconds, -1 kept, booleans)', () => {
   assert.deepEqual(settingMetric('shared_buffers', '16384', '8kB', 'integer'), { name: 'pg_settings_shared_buffers_bytes', value: 134217728, helpSuffix: ' [Units converted to bytes.]' });
   assert.deepEqual(settingMetric('statement_timeout', '1500', 'ms', 'integer'), { name: 'pg_settings_statement_timeout_seconds', value: 1.5, helpSuffix: ' [Units converted to seconds.]' });

@@ -207,7 +207,7 @@ export interface PrivatePostgres {
  * `postgres` user). Returns a reason string when that is not possible here. Stopped by the
  * postmaster's PID (fast shutdown); its directory is removed.
  */
-export async function startPrivatePostgres(preload: string[]): Promise<PrivatePostgres | string> {
+export async function startPrivatePostgres(preload: string[], opts: { standbyOf?: number } = {}): Promise<PrivatePostgres | string> {
   const { readdirSync, mkdtempSync, chownSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const root = '/usr/lib/postgresql';
@@ -236,11 +236,14 @@ export async function startPrivatePostgres(preload: string[]): Promise<PrivatePo
   const wrap = (cmd: string, args: string[]): [string, string[]] => (asRoot ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args]);
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
   try {
-    const [c, a] = wrap(join(bin, 'initdb'), ['-D', join(dir, 'data'), '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
-    execFileSync(c, a, { stdio: 'ignore' });
+    const [c, a] =
+      opts.standbyOf !== undefined
+        ? wrap(join(bin, 'pg_basebackup'), ['-h', '127.0.0.1', '-p', String(opts.standbyOf), '-U', 'postgres', '-D', join(dir, 'data'), '-R', '-X', 'stream', '--no-sync'])
+        : wrap(join(bin, 'initdb'), ['-D', join(dir, 'data'), '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
+    execFileSync(c, a, { stdio: 'ignore', timeout: 30_000 });
   } catch (e) {
     cleanup();
-    return `initdb failed: ${(e as Error).message}`;
+    return `${opts.standbyOf !== undefined ? 'pg_basebackup' : 'initdb'} failed: ${(e as Error).message}`;
   }
   const port = await freePort();
   const [c, a] = wrap(join(bin, 'postgres'), [
