@@ -271,7 +271,7 @@ export type ContainerProbeConfig = z.output<typeof containerProbe>;
 
 const logProbe = z.strictObject({
   ...common,
-  /** Paths; `*`, `?` and `[...]` are allowed in the last path element. */
+  /** Paths; `*`, `?` and `[...]` may appear in any path element (no `**`). */
   files: z.array(filePath()).min(1),
   /** Pattern name (the `pattern` label) → RE2 regular expression, unanchored. */
   patterns: z.record(z.string().min(1), regex()).refine((r) => Object.keys(r).length > 0, { message: 'must have at least one pattern' }),

@@ -101,6 +101,17 @@ test('globs: files that appear later are read from their start; no match is repo
   assert.equal(count(r.out, join(dir, 'x.log'), 'error'), 1);
   assert.equal(count(r.out, join(dir, 'ignored.txt'), 'error'), undefined);
   await p.close();
+  // Docker's json-file logs: /var/lib/docker/containers/<id>/<id>-json.log
+  const { mkdirSync } = await import('node:fs');
+  for (const id of ['aaa', 'bbb']) {
+    mkdirSync(join(dir, 'containers', id), { recursive: true });
+    writeFileSync(join(dir, 'containers', id, `${id}-json.log`), '{"log":"ERROR boom\\n"}\n');
+  }
+  const docker = prober([join(dir, 'containers', '*', '*-json.log')], ', start_at: beginning');
+  r = await runProber(docker);
+  assert.equal(count(r.out, join(dir, 'containers', 'aaa', 'aaa-json.log'), 'error'), 1);
+  assert.equal(count(r.out, join(dir, 'containers', 'bbb', 'bbb-json.log'), 'error'), 1);
+  await docker.close();
 });
 
 test('max_read_bytes bounds one run; the rest is read on the next runs; a Docker JSON log matches', async () => {

@@ -11,7 +11,7 @@
  * starts them again at 0, which PromQL's rate() treats as a counter reset).
  */
 import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { compileRe2, errorMessage } from '../model/index.ts';
 import type { LogProbeConfig } from './config.ts';
 import type { SampleBuffer } from './samples.ts';
@@ -61,7 +61,7 @@ export class LogProber implements Prober {
     const problems: string[] = [];
     const wanted = new Set<string>();
     for (const spec of this.cfg.files) {
-      if (!hasGlob(basename(spec))) {
+      if (!hasGlob(spec)) {
         wanted.add(spec);
         continue;
       }
@@ -199,17 +199,36 @@ function hasGlob(s: string): boolean {
   return /[*?[]/.test(s);
 }
 
-/** Expands `*`, `?` and `[...]` in the last path element (sorted). */
+/** At most this many files per glob, so a careless pattern cannot open the whole disk. */
+const MAX_GLOB_MATCHES = 1000;
+
+/** Expands `*`, `?` and `[...]` in any path element (one element each; no `**`), sorted. */
 async function expandGlob(spec: string): Promise<string[]> {
-  const dir = dirname(spec);
-  const re = globToRegExp(basename(spec));
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return [];
+  const parts = spec.split('/');
+  let current = [parts[0] === '' ? '/' : parts[0]!];
+  for (let i = 1; i < parts.length; i++) {
+    const part = parts[i]!;
+    if (part === '') continue;
+    const next: string[] = [];
+    if (!hasGlob(part)) {
+      for (const d of current) next.push(join(d, part));
+    } else {
+      const re = globToRegExp(part);
+      for (const d of current) {
+        let names: string[];
+        try {
+          names = await readdir(d);
+        } catch {
+          continue;
+        }
+        for (const n of names.sort()) if (re.test(n) && !(n.startsWith('.') && !part.startsWith('.'))) next.push(join(d, n));
+        if (next.length > MAX_GLOB_MATCHES) break;
+      }
+    }
+    current = next.slice(0, MAX_GLOB_MATCHES);
+    if (current.length === 0) break;
   }
-  return names.filter((n) => re.test(n)).sort().map((n) => join(dir, n));
+  return current.sort();
 }
 
 function globToRegExp(glob: string): RegExp {
