@@ -2,8 +2,10 @@
 import type { Command } from './command.ts';
 import { serverCommand } from './server.ts';
 import { checkConfigCommand } from './check.ts';
+import { checkRulesCommand, testRulesCommand } from './rules.ts';
 
 export const COMMANDS: readonly Command[] = [
   serverCommand,
   checkConfigCommand,
+  checkRulesCommand, testRulesCommand,
 ];

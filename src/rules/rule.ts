@@ -185,9 +185,10 @@ export class AlertingRule extends Rule {
       lb.set(ALERT_NAME_LABEL, this.def.name);
       let annotations = Labels.EMPTY;
       if (this.annotationTemplates.length > 0) {
-        const ab = new LabelsBuilder();
-        for (const [name, tmpl] of this.annotationTemplates) ab.set(name, await this.expand(tmpl, input, tctx, ctx.logger));
-        annotations = ab.build();
+        // Sorted by name already; empty expansions are kept, as Prometheus keeps them.
+        const pairs: string[] = [];
+        for (const [name, tmpl] of this.annotationTemplates) pairs.push(name, await this.expand(tmpl, input, tctx, ctx.logger));
+        annotations = Labels.fromSortedPairs(pairs);
       }
       const labels = lb.build();
       const key = labels.key();

@@ -13,10 +13,11 @@
  * Prometheus releases added (`query_offset` and `labels` on groups).
  */
 import { readFile } from 'node:fs/promises';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, Scalar, type Node as YamlNode, type YAMLMap } from 'yaml';
-import { DurationError, Labels, LabelsBuilder, METRIC_NAME, VigilError, errorMessage, isLegacyLabelName, isLegacyMetricName, isWellFormedUtf16, parseDuration } from '../model/index.ts';
+import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import { Labels, METRIC_NAME, VigilError, errorMessage, isLegacyLabelName, isLegacyMetricName, isWellFormedUtf16 } from '../model/index.ts';
 import { checkAlertTemplate } from '../template/index.ts';
 import { exprToString, parseExpr } from './promql.ts';
+import { Decoder } from './yamlstrict.ts';
 
 /** One recording or alerting rule as written in a file. */
 export interface RuleDef {
@@ -92,135 +93,9 @@ export interface ParseRuleFileOptions {
   skipTemplateCheck?: boolean;
 }
 
-// ---- YAML node helpers --------------------------------------------------------------------
-
-interface Pos {
-  line: number;
-  column: number;
-}
-
-type GoType = 'rulefmt.RuleGroups' | 'rulefmt.RuleGroup' | 'rulefmt.RuleNode';
-
 const GROUPS_KEYS = new Set(['groups']);
 const GROUP_KEYS = new Set(['name', 'interval', 'query_offset', 'limit', 'rules', 'labels']);
 const RULE_KEYS = new Set(['record', 'alert', 'expr', 'for', 'keep_firing_for', 'labels', 'annotations']);
-
-class Decoder {
-  readonly unmarshalErrors: string[] = [];
-  /** Errors of custom unmarshalers (durations): Go's decoder stops at the first one. */
-  readonly otherErrors: Array<{ line: number; column: number; text: string }> = [];
-
-  constructor(private readonly text: string, private readonly lc: LineCounter) {}
-
-  pos(node: YamlNode | null | undefined): Pos {
-    const off = node?.range?.[0];
-    if (off === undefined) return { line: 0, column: 0 };
-    const p = this.lc.linePos(off);
-    return { line: p.line, column: p.col };
-  }
-
-  private tag(node: YamlNode): string {
-    if (isMap(node)) return '!!map';
-    if (isSeq(node)) return '!!seq';
-    if (isScalar(node)) {
-      const v = node.value;
-      if (node.type === Scalar.QUOTE_DOUBLE || node.type === Scalar.QUOTE_SINGLE || node.type === Scalar.BLOCK_LITERAL || node.type === Scalar.BLOCK_FOLDED) return '!!str';
-      if (v === null) return '!!null';
-      if (typeof v === 'boolean') return '!!bool';
-      if (typeof v === 'number' || typeof v === 'bigint') return /^[-+]?(0x[0-9a-fA-F_]+|0o?[0-7_]+|[0-9_]+)$/.test(this.source(node)) ? '!!int' : '!!float';
-      return '!!str';
-    }
-    return '!!str';
-  }
-
-  /** The scalar's text as Go's yaml decodes it into a string (plain scalars keep their source). */
-  private source(node: Scalar): string {
-    if (node.type === Scalar.PLAIN && node.range) return this.text.slice(node.range[0], node.range[1]).trimEnd();
-    return String(node.value ?? '');
-  }
-
-  private typeError(node: YamlNode, into: string): void {
-    const t = this.tag(node);
-    const show = isScalar(node) ? ` \`${this.source(node as Scalar)}\`` : '';
-    this.unmarshalErrors.push(`line ${this.pos(node).line}: cannot unmarshal ${t}${show} into ${into}`);
-  }
-
-  isNull(node: YamlNode | null | undefined): boolean {
-    return node === null || node === undefined || (isScalar(node) && node.value === null && node.type === Scalar.PLAIN);
-  }
-
-  /** Go: decode a scalar into a string field. */
-  str(node: YamlNode | null | undefined): string {
-    if (this.isNull(node)) return '';
-    if (!isScalar(node)) {
-      this.typeError(node!, 'string');
-      return '';
-    }
-    return this.source(node);
-  }
-
-  int(node: YamlNode | null | undefined): number {
-    if (this.isNull(node)) return 0;
-    if (!isScalar(node) || this.tag(node) !== '!!int') {
-      this.typeError(node!, 'int');
-      return 0;
-    }
-    return Number(String(node.value).replace(/_/g, ''));
-  }
-
-  duration(node: YamlNode | null | undefined): number | undefined {
-    if (this.isNull(node)) return undefined;
-    if (!isScalar(node)) {
-      this.typeError(node!, 'string');
-      return undefined;
-    }
-    const s = this.source(node);
-    try {
-      return parseDuration(s);
-    } catch (e) {
-      if (!(e instanceof DurationError)) throw e;
-      const p = this.pos(node);
-      this.otherErrors.push({ ...p, text: `${p.line}:${p.column}: not a valid duration string: ${JSON.stringify(s)}` });
-      return undefined;
-    }
-  }
-
-  /** A map of strings (labels, annotations), in file order; duplicate keys were rejected by the parser. */
-  stringMap(node: YamlNode | null | undefined): Array<[string, string, YamlNode]> {
-    if (this.isNull(node)) return [];
-    if (!isMap(node)) {
-      this.typeError(node!, 'map[string]string');
-      return [];
-    }
-    const out: Array<[string, string, YamlNode]> = [];
-    for (const it of node.items) {
-      const k = this.str(it.key as YamlNode);
-      const v = this.str(it.value as YamlNode);
-      out.push([k, v, (it.value ?? it.key) as YamlNode]);
-    }
-    return out;
-  }
-
-  /** Fields of a struct-like map; unknown keys are reported as Go's KnownFields decoder does. */
-  fields(node: YamlNode, known: Set<string>, type: GoType): Map<string, { key: YamlNode; value: YamlNode | null }> | undefined {
-    if (!isMap(node)) {
-      this.typeError(node, type);
-      return undefined;
-    }
-    const out = new Map<string, { key: YamlNode; value: YamlNode | null }>();
-    for (const it of (node as YAMLMap).items) {
-      if (!isPair(it)) continue;
-      const keyNode = it.key as YamlNode;
-      const k = isScalar(keyNode) ? String(keyNode.value) : '';
-      if (!known.has(k)) {
-        this.unmarshalErrors.push(`line ${this.pos(keyNode).line}: field ${k} not found in type ${type}`);
-        continue;
-      }
-      out.set(k, { key: keyNode, value: (it.value as YamlNode | null) ?? null });
-    }
-    return out;
-  }
-}
 
 // ---- validation ---------------------------------------------------------------------------
 
@@ -358,8 +233,9 @@ export function parseRuleFile(text: string, file: string, opts: ParseRuleFileOpt
         }
       }
       if (problems.length > before) return;
-      const lb = new LabelsBuilder(groupLabels);
-      for (const [k, v] of r.labels) lb.set(k, v);
+      const merged: Array<readonly [string, string]> = [];
+      groupLabels.forEach((n, v) => merged.push([n, v]));
+      for (const [k, v] of r.labels) merged.push([k, v]);
       defs.push({
         type: r.alert !== '' ? 'alerting' : 'recording',
         name: ruleName,
@@ -367,7 +243,7 @@ export function parseRuleFile(text: string, file: string, opts: ParseRuleFileOpt
         query,
         forMs: r.forMs,
         keepFiringForMs: r.keepFiringForMs,
-        labels: lb.build(),
+        labels: pairsToLabels(merged),
         annotations: toLabels(r.annotations),
         line: r.line,
       });
@@ -427,10 +303,21 @@ function sortedPairs(pairs: Array<[string, string, YamlNode]>): Array<[string, s
   return pairs.map(([k, v]) => [k, v] as [string, string]).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 }
 
+/**
+ * A rule's labels or annotations, sorted by name, empty values kept (Prometheus' labels.FromMap):
+ * an empty label value removes that label from results, an empty annotation stays.
+ */
+export function pairsToLabels(pairs: ReadonlyArray<readonly [string, string]>): Labels {
+  const m = new Map<string, string>();
+  for (const [k, v] of pairs) m.set(k, v);
+  const names = [...m.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const out: string[] = [];
+  for (const n of names) out.push(n, m.get(n)!);
+  return Labels.fromSortedPairs(out);
+}
+
 function toLabels(pairs: Array<[string, string, YamlNode]>): Labels {
-  const b = new LabelsBuilder();
-  for (const [k, v] of pairs) b.set(k, v);
-  return b.build();
+  return pairsToLabels(pairs.map(([k, v]) => [k, v] as const));
 }
 
 /** Go's %q for the ASCII/UTF-8 strings rule names are. */
