@@ -1135,6 +1135,7 @@ export class Tsdb implements Storage {
           }
         }
         wal.close();
+        await wal.drain();
       }
     });
     for (const b of this.blocks) b.close();

@@ -11,16 +11,21 @@ export type WriteHook = (file: string, bytes: number) => void;
 export class FileOps {
   constructor(private readonly hook?: WriteHook) {}
 
-  /** Writes all buffers at the file's current position (retries short writes). */
-  writeAll(fd: number, file: string, bufs: readonly Uint8Array[]): number {
+  /**
+   * Writes all buffers at `position` (or at the file's current position when omitted), retrying
+   * short writes. With a position, a failed write never moves where the next write lands.
+   */
+  writeAll(fd: number, file: string, bufs: readonly Uint8Array[], position?: number): number {
     let total = 0;
     for (const b of bufs) total += b.length;
     this.hook?.(file, total);
     let list = bufs.filter((b) => b.length > 0);
     let left = total;
+    let pos = position;
     while (left > 0) {
-      const n = fs.writevSync(fd, list as Uint8Array[]);
+      const n = pos === undefined ? fs.writevSync(fd, list as Uint8Array[]) : fs.writevSync(fd, list as Uint8Array[], pos);
       left -= n;
+      if (pos !== undefined) pos += n;
       if (left === 0) break;
       // Short write: drop what was written.
       let skip = n;

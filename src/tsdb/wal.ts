@@ -102,6 +102,8 @@ export class WalWriter {
   private closed = false;
   private dirty = false;
   private timer: NodeJS.Timeout | undefined;
+  /** Closes of finished segments still in flight. */
+  private readonly closing = new Set<Promise<void>>();
   /** Last write error (cleared by the next successful write). */
   lastError: Error | null = null;
   readonly counters: WalCounters = { fsyncs: 0, fsyncSeconds: [], writeFailures: 0, bytesWritten: 0, recordsWritten: 0, segmentsCreated: 0 };
@@ -269,7 +271,7 @@ export class WalWriter {
     if (this.segmentBytes > 0 && this.segmentBytes + total > this.opts.segmentSize) this.cut();
     const before = this.segmentBytes;
     try {
-      this.opts.files.writeAll(this.fd, this.segPath(), bufs);
+      this.opts.files.writeAll(this.fd, this.segPath(), bufs, before);
     } catch (e) {
       // Remove a partial write so the segment ends at a record boundary.
       try {
@@ -286,17 +288,28 @@ export class WalWriter {
 
   /** Closes the current segment (fsynced in the background) and starts the next one. */
   cut(): number {
+    // Open the next segment first: when that fails, writing continues in the current one.
+    const nextFd = fs.openSync(this.segPath(this.segment + 1), 'w');
     const fd = this.fd;
-    if (this.dirty) {
-      const t0 = process.hrtime.bigint();
-      fs.fdatasync(fd, () => {
-        this.recordFsync(t0);
-        fs.close(fd, () => {});
-      });
-    } else fs.close(fd, () => {});
+    const dirty = this.dirty;
+    const t0 = process.hrtime.bigint();
+    const done = new Promise<void>((resolve) => {
+      const close = () => fs.close(fd, () => resolve());
+      if (dirty) {
+        fs.fdatasync(fd, () => {
+          this.recordFsync(t0);
+          close();
+        });
+      } else close();
+    });
+    this.closing.add(done);
+    void done.then(() => this.closing.delete(done));
     this.dirty = false;
     this.segment++;
-    this.openSegment();
+    this.fd = nextFd;
+    this.segmentBytes = 0;
+    this.counters.segmentsCreated++;
+    syncDir(this.opts.dir);
     return this.segment;
   }
 
@@ -331,6 +344,11 @@ export class WalWriter {
       // Reported by the write that failed.
     }
     fs.closeSync(this.fd);
+  }
+
+  /** Resolves when finished segments have been synced and closed. */
+  async drain(): Promise<void> {
+    await Promise.all([...this.closing]);
   }
 
   /** Flushes synchronously even while an 'always' fsync is in flight (shutdown). */
