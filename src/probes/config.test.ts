@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, parseConfig, Secret } from '../config/index.ts';
@@ -150,4 +150,21 @@ test('JSON paths: keys, indexes, quoted keys; errors name the offset', () => {
   assert.throws(() => parseJsonPath('a[x]'), /expected an index or a quoted key/);
   assert.throws(() => parseJsonPath('a.'), /trailing \./);
   assert.throws(() => probesFromYaml('  http:\n    - url: http://a/\n      fail_if_body_json_not_matches: [{path: "a[", equals: 1}]\n'), /fail_if_body_json_not_matches\[0\]\.path: invalid JSON path/);
+});
+
+test("the README's example for the runbook's stack is a valid configuration", () => {
+  const readme = readFileSync(new URL('./README.md', import.meta.url), 'utf8');
+  const block = /## The runbook's stack[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme);
+  assert.ok(block, 'the README has the example');
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-probes-readme-'));
+  try {
+    for (const f of ['codexos_db_password', 'redis_password']) writeFileSync(join(dir, f), 'x\n');
+    const cfg = parseConfig(block[1]!.replaceAll('/run/secrets/', `${dir}/`), 'README.md', [probesSection]).get(probesSection);
+    assert.equal(cfg.http.length, 3);
+    assert.equal(cfg.postgres[0]!.statements.limit, 10);
+    assert.equal(cfg.container[0]!.require_running, true);
+    assert.deepEqual(Object.keys(cfg.log[0]!.patterns), ['error', 'traceback']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

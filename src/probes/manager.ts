@@ -452,7 +452,6 @@ export class ProbeManager {
   }
 
   private registerSelfMetrics(registry: Registry): void {
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this;
     new Gauge({
       name: 'vigil_probes',
