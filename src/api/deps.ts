@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { ConfigManager, ReloadResult } from '../config/index.ts';
 import type { HealthRegistry } from './health.ts';
+import type { AlertDispatcher, RuleManager } from '../rules/index.ts';
 import type { PromqlApiDeps } from './promql-routes.ts';
 import type { ScrapeApi } from './scrape-routes.ts';
 
@@ -45,4 +46,8 @@ export interface ApiDeps {
   promql?: PromqlApiDeps;
   /** Scrape targets and their metadata (`/api/v1/targets`, `/api/v1/targets/metadata`). */
   scrape?: ScrapeApi;
+  /** Rule groups and their alerts (`/api/v1/rules`, `/api/v1/alerts`); routes registered when set. */
+  rules?: RuleManager;
+  /** Where rule alerts are delivered (`/api/v1/alertmanagers`). */
+  alertDispatcher?: AlertDispatcher;
 }

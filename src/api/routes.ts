@@ -5,6 +5,7 @@
 import type { Hono } from 'hono';
 import type { ApiDeps } from './deps.ts';
 import { registerCoreRoutes } from './core-routes.ts';
+import { registerRulesRoutes } from './rules-routes.ts';
 import { registerPromqlRoutes } from './promql-routes.ts';
 import { registerScrapeRoutes } from './scrape-routes.ts';
 
@@ -13,5 +14,6 @@ export type RouteRegistrar = (app: Hono, deps: ApiDeps) => void;
 export const ROUTE_REGISTRARS: readonly RouteRegistrar[] = [
   registerPromqlRoutes,
   registerScrapeRoutes,
+  registerRulesRoutes,
   registerCoreRoutes,
 ];
