@@ -21,7 +21,7 @@ import { AT_MODIFIER_UNSAFE_FUNCTIONS } from '../functions.ts';
 import { goQuote } from '../lexer.ts';
 import { parseGoNumber } from '../parser.ts';
 import { bucketFraction, bucketQuantile } from './histogram.ts';
-import { dropMetadata, groupingLabels, labelsForAbsent, matchLabels, matchingKey, natLess } from './labels.ts';
+import { dropMetadata, groupingKey, groupingLabels, labelsForAbsent, matchLabels, matchingKey, nameDropIsInjective, natLess } from './labels.ts';
 import { goMod, goPow, goSortIndices, kahanInc, quantileOf } from './mathutil.ts';
 import { DUPLICATE_LABELSET, MatrixBuilder, StepMatrix, makeGrid, type Grid, type RawSeries } from './matrix.ts';
 import { KEEPS_NAME, RANGE_KERNELS, type RangeWindow } from './rangefns.ts';
@@ -637,6 +637,7 @@ export class Evaluator {
     const windowEnd = (i: number): number => (at ?? g.start + i * g.step) - offset;
     const keepName = KEEPS_NAME.has(name);
     const out = new StepMatrix(n, 16);
+    const inputLabels: Labels[] = [];
     const w: RangeWindow = {
       ts: new Float64Array(0), vs: new Float64Array(0), lo: 0, hi: 0, stepT: 0, rangeStart: 0, rangeEnd: 0, rangeMs,
       p: new Float64Array(params.length), labels: Labels.EMPTY, call, annos: this.annos,
@@ -691,6 +692,7 @@ export class Evaluator {
       });
       const buf = new SampleBuffer();
       let k = 0;
+      for (const series of set.series) inputLabels.push(series.labels);
       for (const series of set.series) {
         if ((++k & 0xff) === 0) await this.maybeYield();
         buf.n = 0;
@@ -708,7 +710,7 @@ export class Evaluator {
       this.release(total);
     }
     if (name === 'absent_over_time') return { kind: 'vector', m: this.absentOverTime(out, args[mi]!, n) };
-    if (!this.o.delayedNameRemoval) {
+    if (!this.o.delayedNameRemoval && !(arg.type === 'MatrixSelector' && nameDropIsInjective(inputLabels, inputLabels.length))) {
       const seen = new Set<string>();
       for (let s = 0; s < out.count; s++) {
         const key = out.labels[s]!.key();
@@ -1390,13 +1392,12 @@ export class Evaluator {
     const groupLabels: Labels[] = [];
     const index = new Map<string, number>();
     for (let s = 0; s < m.count; s++) {
-      const gl = groupingLabels(m.labels[s]!, grouping, e.without);
-      const key = gl.key();
+      const key = groupingKey(m.labels[s]!, grouping, e.without);
       let gi = index.get(key);
       if (gi === undefined) {
         gi = groupLabels.length;
         index.set(key, gi);
-        groupLabels.push(gl);
+        groupLabels.push(groupingLabels(m.labels[s]!, grouping, e.without));
       }
       groupOf[s] = gi;
     }

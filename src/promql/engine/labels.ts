@@ -84,3 +84,48 @@ export function natLess(a: string, b: string): boolean {
   }
   return false;
 }
+
+const SEP = '\xff';
+
+/**
+ * The identity of an aggregation group as a string, without building the group's label set
+ * (names must be sorted): `by` keeps the grouping labels, `without` drops them and the name.
+ */
+export function groupingKey(l: Labels, sortedGrouping: readonly string[], without: boolean): string {
+  const p = l.pairs;
+  let key = '';
+  if (without) {
+    let j = 0;
+    for (let i = 0; i < p.length; i += 2) {
+      const n = p[i]!;
+      while (j < sortedGrouping.length && sortedGrouping[j]! < n) j++;
+      if (n === METRIC_NAME || (j < sortedGrouping.length && sortedGrouping[j] === n)) continue;
+      key += n + SEP + p[i + 1]! + SEP;
+    }
+    return key;
+  }
+  if (sortedGrouping.length === 0) return '';
+  let j = 0;
+  for (let i = 0; i < p.length && j < sortedGrouping.length; i += 2) {
+    const n = p[i]!;
+    while (j < sortedGrouping.length && sortedGrouping[j]! < n) j++;
+    if (j < sortedGrouping.length && sortedGrouping[j] === n) key += n + SEP + p[i + 1]! + SEP;
+  }
+  return key;
+}
+
+/**
+ * True when dropping the metadata labels of these label sets cannot make two of them equal:
+ * all share one metric name and none has `__type__` or `__unit__`.
+ */
+export function nameDropIsInjective(ls: readonly Labels[], count: number): boolean {
+  let name: string | undefined;
+  for (let s = 0; s < count; s++) {
+    const l = ls[s]!;
+    const n = l.get(METRIC_NAME);
+    if (name === undefined) name = n;
+    else if (n !== name) return false;
+    if (l.has('__type__') || l.has('__unit__')) return false;
+  }
+  return true;
+}
