@@ -29,11 +29,12 @@ import {
   type SeriesSet,
   type Storage,
 } from '../storage/index.ts';
-import { Block, BlockWriter, listBlockDirs, type BlockMeta, type BlockSeries, type EncodedChunk } from './block.ts';
+import { Block, BlockWriter, listBlockDirs, type BlockMeta } from './block.ts';
 import { TsdbError, describeFsError } from './errors.ts';
 import { FileOps, dirBytes, syncDir, type WriteHook } from './fsops.ts';
 import { APPEND_OK, Head, SLOT_SPACE, type HeadSeries } from './head.ts';
 import { ConcatIterator } from './iterators.ts';
+import { SampleCollector, mergeBlocks, yieldLoop } from './compact.ts';
 import { F_T, F_V, U_PIDX, U_POWNER } from './xor.ts';
 import { registerTsdbMetrics, type TsdbMetrics } from './metrics.ts';
 import { checkpointDirName, loadSnapshot, writeSnapshot } from './snapshot.ts';
@@ -366,69 +367,6 @@ class TsdbQuerier implements Querier {
   }
 }
 
-/** Reads all samples of a series iterator into growable arrays (compaction). */
-class SampleCollector {
-  ts = new Float64Array(1024);
-  vs = new Float64Array(1024);
-  n = 0;
-
-  reset(): void {
-    this.n = 0;
-  }
-
-  push(t: number, v: number): void {
-    if (this.n === this.ts.length) {
-      const gt = new Float64Array(this.n * 2);
-      gt.set(this.ts);
-      this.ts = gt;
-      const gv = new Float64Array(this.n * 2);
-      gv.set(this.vs);
-      this.vs = gv;
-    }
-    this.ts[this.n] = t;
-    this.vs[this.n] = v;
-    this.n++;
-  }
-
-  /** Appends the iterator's samples (those after the last collected time only). */
-  drain(it: SampleIterator): void {
-    while (it.next() !== ValueType.None) {
-      const t = it.atT();
-      if (this.n > 0 && t <= this.ts[this.n - 1]!) continue;
-      this.push(t, it.at());
-    }
-    const e = it.err();
-    if (e) throw e;
-  }
-
-  /** Merges the iterator's samples into the collected ones (keeping existing values on ties). */
-  mergeFrom(it: SampleIterator): void {
-    if (this.n === 0) {
-      this.drain(it);
-      return;
-    }
-    const oldT = this.ts.slice(0, this.n);
-    const oldV = this.vs.slice(0, this.n);
-    const oldN = this.n;
-    this.n = 0;
-    let i = 0;
-    let has = it.next() !== ValueType.None;
-    while (i < oldN || has) {
-      if (has && (i >= oldN || it.atT() < oldT[i]!)) {
-        this.push(it.atT(), it.at());
-        has = it.next() !== ValueType.None;
-      } else {
-        if (has && it.atT() === oldT[i]) has = it.next() !== ValueType.None;
-        this.push(oldT[i]!, oldV[i]!);
-        i++;
-      }
-    }
-    const e = it.err();
-    if (e) throw e;
-  }
-}
-
-const yieldLoop = () => new Promise<void>((r) => setImmediate(r));
 
 export class Tsdb implements Storage {
   readonly dir: string;
@@ -958,69 +896,7 @@ export class Tsdb implements Storage {
   /** Merges blocks into one (also used to rewrite a block without its tombstones). */
   private async mergeBlocks(group: Block[]): Promise<BlockMeta | undefined> {
     const t0 = performance.now();
-    const mint = Math.min(...group.map((b) => b.minTime));
-    const maxt = Math.max(...group.map((b) => b.maxTime));
-    const pinned = group.filter((b) => b.pin());
-    if (pinned.length !== group.length) {
-      for (const b of pinned) b.unpin();
-      return undefined;
-    }
-    let writer: BlockWriter | undefined;
-    let meta: BlockMeta | undefined;
-    try {
-      writer = new BlockWriter(this.dir, mint, maxt, this.files);
-      const lists = group.map((b) => b.select([], -Infinity, Infinity));
-      const idx = new Int32Array(lists.length);
-      const col = new SampleCollector();
-      let count = 0;
-      for (;;) {
-        let min: Labels | undefined;
-        for (let k = 0; k < lists.length; k++) {
-          const s = lists[k]![idx[k]!];
-          if (s && (min === undefined || compareLabels(s.labels, min) < 0)) min = s.labels;
-        }
-        if (min === undefined) break;
-        const parts: BlockSeries[] = [];
-        for (let k = 0; k < lists.length; k++) {
-          const s = lists[k]![idx[k]!];
-          if (s && compareLabels(s.labels, min) === 0) {
-            parts.push(s);
-            idx[k]!++;
-          }
-        }
-        parts.sort((a, b) => a.minTime() - b.minTime());
-        let disjoint = true;
-        for (let i = 1; i < parts.length; i++) if (parts[i]!.minTime() <= parts[i - 1]!.maxTime()) disjoint = false;
-        let raw: EncodedChunk[] | undefined;
-        if (disjoint) {
-          raw = [];
-          for (const p of parts) {
-            const r = p.rawChunks();
-            if (!r) {
-              raw = undefined;
-              break;
-            }
-            raw.push(...r);
-          }
-        }
-        if (raw) writer.addSeriesChunks(min.pairs as string[], raw);
-        else {
-          col.reset();
-          for (const p of parts) col.mergeFrom(p.iterator());
-          writer.addSeries(min.pairs as string[], col.ts, col.vs, col.n);
-        }
-        if ((++count & 1023) === 0) await yieldLoop();
-      }
-      const sources = [...new Set(group.flatMap((b) => b.meta.compaction.sources))].sort();
-      const level = Math.max(...group.map((b) => b.meta.compaction.level)) + (group.length > 1 ? 1 : 0);
-      meta = writer.seriesCount > 0 ? writer.finish({ level, sources, parents: group.map((b) => ({ ulid: b.ulid, minTime: b.minTime, maxTime: b.maxTime })) }) : undefined;
-      if (!meta) writer.abort();
-    } catch (e) {
-      writer?.abort();
-      throw e;
-    } finally {
-      for (const b of group) b.unpin();
-    }
+    const meta = await mergeBlocks(this.dir, group, this.files);
     let fresh: Block | undefined;
     if (meta) {
       fresh = Block.open(path.join(this.dir, meta.ulid));
@@ -1032,7 +908,7 @@ export class Tsdb implements Storage {
     const seconds = (performance.now() - t0) / 1000;
     this.metrics?.compactionDuration.observe(seconds);
     this.metrics?.compactionsTotal.inc();
-    this.logger.info({ mint, maxt, sources: group.map((b) => b.ulid), block: meta?.ulid, durationMs: Math.round(seconds * 1000) }, 'blocks compacted');
+    this.logger.info({ mint: meta?.minTime, maxt: meta?.maxTime, sources: group.map((b) => b.ulid), block: meta?.ulid, durationMs: Math.round(seconds * 1000) }, 'blocks compacted');
     return meta;
   }
 
