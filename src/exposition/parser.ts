@@ -182,6 +182,11 @@ export class ExpositionParser {
   hasTimestamp = false;
   /** The current sample's timestamp in ms (valid when `hasTimestamp`). */
   timestamp = 0.5;
+  /**
+   * True when the current series was taken by `nextExpecting`'s fast path: only `value`,
+   * `timestamp`, `hasTimestamp`, `seriesStart`/`seriesEnd` are valid then (not `labels()`).
+   */
+  matchedKey = false;
   private seriesLine = 1;
   private seriesLineStart = 0;
   private nameStart = -1;
@@ -252,7 +257,47 @@ export class ExpositionParser {
 
   /** Advances to the next entry. Throws ExpositionParseError on invalid input. */
   next(): EntryKind {
+    this.matchedKey = false;
     return this.format === 'openmetrics' ? this.nextOpenMetrics() : this.nextText();
+  }
+
+  /**
+   * As `next()`, with a guess: when the next line is a series whose raw text (name and label
+   * set) is byte for byte `key[off, off + len)` — a series the caller parsed before — the scan
+   * of its name and labels is skipped and `matchedKey` is set. Only for keys without line
+   * breaks. Anything else (another series, metadata, errors) behaves exactly as `next()`.
+   */
+  nextExpecting(key: Uint8Array, off: number, len: number): EntryKind {
+    const b = this.buf;
+    const end = this.end;
+    const om = this.format === 'openmetrics';
+    const p = om || this.eofSeen ? this.pos : this.skipWs(this.pos);
+    if (len > 0 && p + len < end && b[p] === key[off] && b[p + len - 1] === key[off + len - 1]) {
+      let i = 1;
+      while (i < len && b[p + i] === key[off + i]) i++;
+      if (i === len) {
+        let q = p + len;
+        const last = key[off + len - 1]!;
+        let ok = true;
+        if (last !== 125) {
+          const c = b[q]!;
+          if (isMetricNameChar(c)) ok = false;
+          else if (!om) {
+            const w = this.skipWs(q);
+            if (b[w] === 123) ok = false;
+          } else if (c === 123) ok = false;
+        }
+        if (ok && !this.eofSeen) {
+          this.beginSeries(p);
+          this.seriesEnd = q;
+          this.matchedKey = true;
+          if (om) return this.omAfterSeries(q);
+          return this.textAfterSeries(q);
+        }
+      }
+    }
+    this.matchedKey = false;
+    return om ? this.nextOpenMetrics() : this.nextText();
   }
 
   // ---------------------------------------------------------------- accessors
@@ -261,8 +306,32 @@ export class ExpositionParser {
     return this.buf.toString('utf8', a, b);
   }
 
+  /** Recovers the name/label offsets of a series taken by the fast path (rare: on request). */
+  private rescanSeries(): void {
+    const saved = { pos: this.pos, lineNo: this.lineNo, lineStart: this.lineStart, value: this.value, ts: this.timestamp, hasTs: this.hasTimestamp };
+    const ex = { has: this.hasExemplar, v: this.exemplarValue, ts: this.exemplarTimestamp, hasTs: this.exemplarHasTimestamp, n: this.exN };
+    this.pos = this.seriesStart;
+    this.lineNo = this.seriesLine;
+    this.lineStart = this.seriesLineStart;
+    this.matchedKey = false;
+    if (this.format === 'openmetrics') this.omSeries(this.seriesStart);
+    else this.textSeries(this.seriesStart);
+    this.pos = saved.pos;
+    this.lineNo = saved.lineNo;
+    this.lineStart = saved.lineStart;
+    this.value = saved.value;
+    this.timestamp = saved.ts;
+    this.hasTimestamp = saved.hasTs;
+    this.hasExemplar = ex.has;
+    this.exemplarValue = ex.v;
+    this.exemplarTimestamp = ex.ts;
+    this.exemplarHasTimestamp = ex.hasTs;
+    this.exN = ex.n;
+  }
+
   /** The current series' metric name (unescaped). */
   metricName(): string {
+    if (this.matchedKey) this.rescanSeries();
     const n = this.str(this.nameStart, this.nameEnd);
     return this.nameEscaped ? unescapeLabelValue(n) : n;
   }
@@ -306,6 +375,7 @@ export class ExpositionParser {
 
   /** As `labels()` but as a flat sorted `[name, value, ...]` array the caller owns. */
   labelPairs(): string[] {
+    if (this.matchedKey) this.rescanSeries();
     const pairs: string[] = [METRIC_NAME, this.metricName()];
     const a = this.lbl;
     const normLe = this.curType === 'histogram' || this.curType === 'gaugehistogram';
@@ -684,6 +754,13 @@ export class ExpositionParser {
       this.seriesEnd = q;
       if (this.nameStart < 0) throw this.errAt(p, 'metric name not set: a series needs a metric name before "{" or as a quoted string inside it');
     }
+    return this.textAfterSeries(q);
+  }
+
+  /** Text format: the value, optional timestamp and end of line after the series text at q. */
+  private textAfterSeries(q: number): EntryKind {
+    const b = this.buf;
+    const end = this.end;
     q = this.skipWs(q);
     let r = q;
     while (r < end && (CLASS[b[r]!]! & C_VALUE_END) === 0) r++;
@@ -862,6 +939,13 @@ export class ExpositionParser {
       if (this.nameStart < 0) throw this.errAt(p, 'metric name not set: a series needs a metric name before "{" or as a quoted string inside it');
     }
     this.seriesEnd = q;
+    return this.omAfterSeries(q);
+  }
+
+  /** OpenMetrics: the value, optional timestamp, exemplar and end of line after the series text at q. */
+  private omAfterSeries(q: number): EntryKind {
+    const b = this.buf;
+    const end = this.end;
     q = this.omValue(q, 'sample value');
     this.value = this.lastValue;
     this.hasTimestamp = false;

@@ -14,12 +14,23 @@ import type { ExpositionParser } from '../exposition/index.ts';
 export const FLAG_DROPPED = 1;
 /** The sample had no explicit timestamp: a stale marker is due when the series disappears. */
 export const FLAG_TRACK_STALE = 2;
+/** The raw text holds a line break (text format): never used as a prediction. */
+export const FLAG_MULTILINE = 4;
 
 export class SeriesCache {
-  private arena = new Uint8Array(4096);
+  /** Raw series texts, back to back (read by the parser's `nextExpecting`). */
+  arena = new Uint8Array(4096);
   private arenaLen = 0;
-  private keyOff = new Int32Array(64);
-  private keyLen = new Int32Array(64);
+  keyOff = new Int32Array(64);
+  keyLen = new Int32Array(64);
+  /** Position of each entry in the last committed scrape's order (-1: not in it). */
+  private pos = new Int32Array(64);
+  /** Entries in the order the last committed scrape exposed them. */
+  private order = new Int32Array(64);
+  private orderLen = 0;
+  /** The order being observed by the scrape in progress. */
+  private nextOrder = new Int32Array(64);
+  private nextLen = 0;
   private hashes = new Uint32Array(64);
   /** Storage refs (0: unknown). */
   refs = new Float64Array(64);
@@ -74,6 +85,9 @@ export class SeriesCache {
     this.refs[e] = 0;
     this.lastSeen[e] = 0;
     this.seenNow[e] = 0;
+    this.pos[e] = -1;
+    const nl = p.input.indexOf(10, p.seriesStart);
+    if (nl >= 0 && nl < p.seriesEnd) flags |= FLAG_MULTILINE;
     this.flags[e] = flags;
     this.labels[e] = labels;
     this.insert(e);
@@ -105,7 +119,52 @@ export class SeriesCache {
     this.refs = grow(this.refs, (n) => new Float64Array(n));
     this.lastSeen = grow(this.lastSeen, (n) => new Uint32Array(n));
     this.seenNow = grow(this.seenNow, (n) => new Uint32Array(n));
+    this.pos = grow(this.pos, (n) => new Int32Array(n));
     this.flags = grow(this.flags, (n) => new Uint8Array(n));
+  }
+
+  /** Starts observing the order of a scrape. */
+  beginOrder(): void {
+    this.nextLen = 0;
+  }
+
+  /** Records that entry `e` came next in the scrape in progress. */
+  noteOrder(e: number): void {
+    if (this.nextLen === this.nextOrder.length) {
+      const g = new Int32Array(this.nextOrder.length * 2);
+      g.set(this.nextOrder);
+      this.nextOrder = g;
+    }
+    this.nextOrder[this.nextLen++] = e;
+  }
+
+  /**
+   * The entry expected after `e` (or first, when `e` is -1 at the start of a scrape) if the
+   * exposition repeats the last committed order; -1 when there is no usable guess.
+   */
+  predict(e: number, atStart: boolean): number {
+    let i: number;
+    if (atStart) i = 0;
+    else {
+      if (e < 0) return -1;
+      const p = this.pos[e]!;
+      if (p < 0) return -1;
+      i = p + 1;
+    }
+    if (i >= this.orderLen) return -1;
+    const next = this.order[i]!;
+    return (this.flags[next]! & FLAG_MULTILINE) !== 0 ? -1 : next;
+  }
+
+  /** Makes the observed order the one predictions follow (after a successful scrape). */
+  commitOrder(): void {
+    for (let i = 0; i < this.orderLen; i++) this.pos[this.order[i]!] = -1;
+    const tmp = this.order;
+    this.order = this.nextOrder;
+    this.nextOrder = tmp.length >= this.order.length ? tmp : new Int32Array(this.order.length);
+    this.orderLen = this.nextLen;
+    this.nextLen = 0;
+    for (let i = 0; i < this.orderLen; i++) this.pos[this.order[i]!] = i;
   }
 
   /**
@@ -154,6 +213,9 @@ export class SeriesCache {
     this.n = w;
     this.labels.length = w;
     this.arenaLen = arenaW;
+    this.pos.fill(-1);
+    this.orderLen = 0;
+    this.nextLen = 0;
     let size = 128;
     while (size < w * 2) size *= 2;
     this.rehash(size);
@@ -161,6 +223,8 @@ export class SeriesCache {
 
   /** Forgets everything (e.g. the job's relabel rules changed). */
   clear(): void {
+    this.orderLen = 0;
+    this.nextLen = 0;
     this.n = 0;
     this.labels.length = 0;
     this.arenaLen = 0;
@@ -169,6 +233,6 @@ export class SeriesCache {
 
   /** Approximate bytes held (arena, typed arrays, table; label sets not counted). */
   bytes(): number {
-    return this.arena.length + this.hashes.length * (4 + 4 + 4 + 8 + 4 + 4 + 1 + 8) + this.table.length * 4;
+    return this.arena.length + this.hashes.length * (4 + 4 + 4 + 8 + 4 + 4 + 4 + 4 + 4 + 1 + 8) + this.table.length * 4;
   }
 }

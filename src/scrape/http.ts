@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { gunzip } from 'node:zlib';
 import type { SecureVersion } from 'node:tls';
 import { VigilError, formatDuration } from '../model/index.ts';
+import { RawHttpPool } from './rawhttp.ts';
 import type { ScrapeConfig } from './config.ts';
 
 export class ScrapeError extends VigilError {
@@ -20,9 +21,14 @@ export class ScrapeError extends VigilError {
 }
 
 export interface ScrapeResponse {
-  /** The (decompressed) body. Owned by the caller. */
+  /**
+   * The (decompressed) body. It may be a view into a pooled connection buffer: read it before
+   * calling `release()`, and do not keep it afterwards.
+   */
   body: Buffer;
   contentType: string;
+  /** Gives pooled resources back; call once the body has been read. */
+  release(): void;
 }
 
 export interface HttpClientOptions {
@@ -31,6 +37,8 @@ export interface HttpClientOptions {
   bodySizeLimit: number;
   accept: string;
   userAgent: string;
+  /** Use the lean plain-HTTP client (default true); false forces Node's http client. */
+  rawHttp?: boolean;
 }
 
 const MAX_REDIRECTS = 10;
@@ -78,8 +86,10 @@ export class ScrapeHttpClient {
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
   private readonly tls: https.RequestOptions;
+  private readonly raw: RawHttpPool | undefined;
 
   constructor(private readonly opts: HttpClientOptions) {
+    this.raw = opts.rawHttp === false ? undefined : new RawHttpPool();
     this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 64, scheduling: 'lifo' });
     const t = opts.config.tls_config;
     const tls: https.RequestOptions = {};
@@ -101,6 +111,7 @@ export class ScrapeHttpClient {
 
   /** Closes idle connections. */
   close(): void {
+    this.raw?.close();
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
   }
@@ -233,7 +244,7 @@ export class ScrapeHttpClient {
               const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, len);
               const contentType = String(res.headers['content-type'] ?? '');
               if (!gzip) {
-                resolve({ body, contentType });
+                resolve({ body, contentType, release: noop });
                 return;
               }
               gunzip(body, limit > 0 ? { maxOutputLength: limit } : {}, (err, out) => {
@@ -243,7 +254,7 @@ export class ScrapeHttpClient {
                   } else reject(new ScrapeError('scrape_gzip', `gzip: invalid compressed body from ${u.href}: ${err.message}`));
                   return;
                 }
-                resolve({ body: out, contentType });
+                resolve({ body: out, contentType, release: noop });
               });
             });
           },
@@ -251,9 +262,77 @@ export class ScrapeHttpClient {
         req.on('error', (e: NodeJS.ErrnoException) => fail('scrape_network', `Get ${JSON.stringify(u.href)}: ${networkMessage(e, u)}`, e));
         req.end();
       });
-    return get(url, MAX_REDIRECTS).finally(() => {
+    const first = this.raw && url.startsWith('http://') ? this.rawGet(url, headers, ctl.signal, () => timedOut, original, signal, get) : get(url, MAX_REDIRECTS);
+    return first.finally(() => {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
     });
   }
+
+  /** The lean client's GET (plain HTTP); redirects continue on Node's client. */
+  private async rawGet(
+    url: string,
+    headers: Record<string, string>,
+    abort: AbortSignal,
+    timedOut: () => boolean,
+    original: string,
+    outer: AbortSignal | undefined,
+    slowGet: (target: string, redirectsLeft: number) => Promise<ScrapeResponse>,
+  ): Promise<ScrapeResponse> {
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      throw new ScrapeError('scrape_url', `invalid scrape URL ${JSON.stringify(url)}`);
+    }
+    let lines = '';
+    for (const [k, v] of Object.entries(headers)) lines += `${k}: ${v}\r\n`;
+    const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
+    const port = Number(u.port || 80);
+    const limit = this.opts.bodySizeLimit;
+    let r;
+    try {
+      r = await this.raw!.get(host, port, u.pathname + u.search, lines, limit, abort);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException & { received?: number };
+      if (timedOut()) throw new ScrapeError('scrape_timeout', `Get ${JSON.stringify(original)}: context deadline exceeded (scrape_timeout ${formatDuration(this.opts.timeoutMs)})`);
+      if (outer?.aborted) throw new ScrapeError('scrape_canceled', `Get ${JSON.stringify(original)}: context canceled`);
+      if (err.code === 'BODY_LIMIT') throw new ScrapeError('scrape_body_size_limit', `body size limit exceeded: the response is larger than body_size_limit (${limit} bytes)`);
+      if (err.code === 'UNEXPECTED_EOF') throw new ScrapeError('scrape_truncated', `unexpected EOF: the response body from ${u.href} ended early (after ${err.received ?? 0} bytes${(err as { expected?: number }).expected !== undefined ? ` of ${(err as { expected?: number }).expected}` : ''})`);
+      throw new ScrapeError('scrape_network', `Get ${JSON.stringify(u.href)}: ${networkMessage(err, u)}`, { cause: e });
+    }
+    const status = r.status;
+    if (REDIRECT_CODES.has(status) && r.headers.has('location') && this.opts.config.follow_redirects) {
+      const loc = r.headers.get('location')!;
+      r.release();
+      let next: string;
+      try {
+        next = new URL(loc, u).href;
+      } catch {
+        throw new ScrapeError('scrape_redirects', `Get ${JSON.stringify(u.href)}: invalid redirect location ${JSON.stringify(loc)}`);
+      }
+      return slowGet(next, MAX_REDIRECTS - 1);
+    }
+    if (status !== 200) {
+      r.release();
+      throw new ScrapeError('scrape_http_status', `server returned HTTP status ${status} ${http.STATUS_CODES[status] ?? r.statusText}`.trimEnd());
+    }
+    const contentType = r.headers.get('content-type') ?? '';
+    if ((r.headers.get('content-encoding') ?? '').toLowerCase() !== 'gzip') return { body: r.body, contentType, release: r.release };
+    const compressed = Buffer.from(r.body);
+    r.release();
+    return new Promise<ScrapeResponse>((resolve, reject) => {
+      gunzip(compressed, limit > 0 ? { maxOutputLength: limit } : {}, (err, out) => {
+        if (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) {
+            reject(new ScrapeError('scrape_body_size_limit', `body size limit exceeded: the decompressed response is larger than body_size_limit (${limit} bytes)`));
+          } else reject(new ScrapeError('scrape_gzip', `gzip: invalid compressed body from ${u.href}: ${err.message}`));
+          return;
+        }
+        resolve({ body: out, contentType, release: noop });
+      });
+    });
+  }
 }
+
+function noop(): void {}

@@ -163,12 +163,14 @@ export class ScrapeLoop {
     let scrapeErr: string | undefined = this.forcedError;
     let body: Buffer | undefined;
     let contentType = '';
+    let release: (() => void) | undefined;
     if (scrapeErr === undefined) {
       this.abort = new AbortController();
       try {
         const r = await this.opts.client.scrape(this.target.url, this.abort.signal);
         body = r.body;
         contentType = r.contentType;
+        release = r.release;
       } catch (e) {
         scrapeErr = errorMessage(e);
       } finally {
@@ -176,13 +178,19 @@ export class ScrapeLoop {
       }
     }
     if (this.stopped && scrapeErr !== undefined && body === undefined) return;
+    if (this.stopped && body !== undefined) {
+      release?.();
+      return;
+    }
     let app = this.opts.appendable.appender();
     const counts = { total: 0, added: 0, seriesAdded: 0 };
     let cur = this.iter + 1;
     if (scrapeErr === undefined && body !== undefined) {
       try {
         this.appendBody(app, body, contentType, start, cur, counts);
+        release?.();
       } catch (e) {
+        release?.();
         scrapeErr = errorMessage(e);
         app.rollback();
         app = this.opts.appendable.appender();
@@ -259,8 +267,12 @@ export class ScrapeLoop {
     let total = 0;
     let added = 0;
     let seriesAdded = 0;
+    cache.beginOrder();
+    let pred = cache.predict(-1, true);
     try {
-      for (let kind = p.next(); kind !== Entry.End; kind = p.next()) {
+      for (;;) {
+        const kind = pred >= 0 ? p.nextExpecting(cache.arena, cache.keyOff[pred]!, cache.keyLen[pred]!) : p.next();
+        if (kind === Entry.End) break;
         if (kind !== Entry.Series) {
           if (kind === Entry.Comment) continue;
           const name = p.metaName();
@@ -276,14 +288,20 @@ export class ScrapeLoop {
           continue;
         }
         total++;
-        const hash = p.seriesHash();
-        let e = cache.find(p, hash);
+        let e: number;
         let isNew = false;
-        if (e < 0) {
-          const lset = this.sampleLabels(p.labels());
-          e = cache.add(p, hash, lset, lset === null ? FLAG_DROPPED : 0);
-          isNew = true;
+        if (p.matchedKey) e = pred;
+        else {
+          const hash = p.seriesHash();
+          e = cache.find(p, hash);
+          if (e < 0) {
+            const lset = this.sampleLabels(p.labels());
+            e = cache.add(p, hash, lset, lset === null ? FLAG_DROPPED : 0);
+            isNew = true;
+          }
         }
+        pred = cache.predict(e, false);
+        cache.noteOrder(e);
         cache.seenNow[e] = cur;
         const lset = cache.labels[e];
         if (lset === null || lset === undefined) continue;
@@ -323,6 +341,7 @@ export class ScrapeLoop {
       throw new ScrapeAppendError('sample_limit', `sample limit exceeded: ${total} samples scraped, more than sample_limit ${sampleLimit} after metric relabeling`);
     }
     this.cache.finishIteration(this.iter, cur, (labels, idx) => this.appendStale(app, labels, idx, t));
+    this.cache.commitOrder();
     for (const name of meta.keys()) if (!seenMeta.has(name)) meta.delete(name);
     stats.samplesAppended += added;
   }
