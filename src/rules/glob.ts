@@ -48,7 +48,7 @@ export function compileComponent(pattern: string): RegExp {
           if (j >= pattern.length) throw new GlobError(`syntax error in pattern ${JSON.stringify(pattern)}`);
           ch = pattern[j]!;
         }
-        cls += ch === '-' && pattern[j + 1] !== ']' && cls.length > 1 ? '-' : escapeRe(ch);
+        cls += ch === '-' && pattern[j + 1] !== ']' && cls.length > 1 ? '-' : escapeClass(ch);
       }
       if (j >= pattern.length) throw new GlobError(`syntax error in pattern ${JSON.stringify(pattern)}`);
       re += cls + ']';
@@ -63,7 +63,11 @@ export function compileComponent(pattern: string): RegExp {
 }
 
 function escapeRe(c: string): string {
-  return /[.*+?^${}()|[\]\\/-]/.test(c) ? '\\' + c : c;
+  return /[.*+?^${}()|[\]\\/]/.test(c) ? '\\' + c : c;
+}
+
+function escapeClass(c: string): string {
+  return /[\]\\^\-[]/.test(c) ? '\\' + c : c;
 }
 
 /**

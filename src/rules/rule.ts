@@ -23,6 +23,9 @@ export const ALERT_FOR_STATE_METRIC_NAME = 'ALERTS_FOR_STATE';
 export const ALERT_NAME_LABEL = 'alertname';
 export const ALERT_STATE_LABEL = 'alertstate';
 
+/** `lastSentAt` of an alert never sent (Go's zero time: any resend delay has passed). */
+export const NEVER_SENT = Number.NEGATIVE_INFINITY;
+
 /** How long a resolved alert is kept (and re-sent as resolved). */
 export const RESOLVED_RETENTION_MS = 15 * 60_000;
 
@@ -195,7 +198,7 @@ export class AlertingRule extends Rule {
       if (fresh.has(key)) throw new RuleEvalError('rules_duplicate_labelset', 'vector contains metrics with the same labelset after applying alert labels');
       fresh.set(key, {
         state: 'pending', labels, annotations, value: smpl.v, activeAt: ctx.ts,
-        firedAt: 0, resolvedAt: 0, lastSentAt: 0, validUntil: 0, keepFiringSince: 0,
+        firedAt: 0, resolvedAt: 0, lastSentAt: NEVER_SENT, validUntil: 0, keepFiringSince: 0,
       });
     }
 

@@ -46,6 +46,7 @@ export interface Alert {
   activeAt: number;
   firedAt: number;
   resolvedAt: number;
+  /** When the alert was last handed on; -Infinity when never. */
   lastSentAt: number;
   /** When a receiver may consider the alert resolved if not re-sent (endsAt while firing). */
   validUntil: number;
