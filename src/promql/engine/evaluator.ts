@@ -635,24 +635,42 @@ export class Evaluator {
       at = this.atOf(sq);
     }
     const windowEnd = (i: number): number => (at ?? g.start + i * g.step) - offset;
+    void windowEnd;
     const keepName = KEEPS_NAME.has(name);
-    const out = new StepMatrix(n, 16);
+    let out = new StepMatrix(n, 16);
     const inputLabels: Labels[] = [];
     const w: RangeWindow = {
       ts: new Float64Array(0), vs: new Float64Array(0), lo: 0, hi: 0, stepT: 0, rangeStart: 0, rangeEnd: 0, rangeMs,
-      p: new Float64Array(params.length), labels: Labels.EMPTY, call, annos: this.annos,
+      p: new Float64Array(params.length), labels: Labels.EMPTY, call, annos: this.annos, resetPrefix: null,
     };
     const isRateLike = name === 'rate' || name === 'increase';
+    const endBase = (at ?? g.start) - offset;
+    const endStep = at === null ? g.step : 0;
+    const np = params.length;
+    const usesResets = name === 'rate' || name === 'increase' || name === 'resets';
+    let resetPrefix = new Int32Array(0);
     const process = (labels: Labels, inputDrop: boolean, ts: Float64Array, vs: Float64Array, cnt: number): void => {
       w.ts = ts;
       w.vs = vs;
       w.labels = labels;
+      if (usesResets) {
+        // resetPrefix[j]: counter resets among samples 1..j, so windows need not be rescanned.
+        if (resetPrefix.length < cnt) resetPrefix = new Int32Array(Math.max(cnt, resetPrefix.length * 2));
+        let c = 0;
+        resetPrefix[0] = 0;
+        for (let j = 1; j < cnt; j++) {
+          if (vs[j]! < vs[j - 1]!) c++;
+          resetPrefix[j] = c;
+        }
+        w.resetPrefix = resetPrefix;
+      }
       let lo = 0;
       let hi = 0;
       let s = -1;
       let pts = 0;
+      const stride = out.n;
       for (let i = 0; i < n; i++) {
-        const end = windowEnd(i);
+        const end = endBase + i * endStep;
         const start = end - rangeMs;
         while (hi < cnt && ts[hi]! <= end) hi++;
         while (lo < hi && ts[lo]! <= start) lo++;
@@ -662,14 +680,15 @@ export class Evaluator {
         w.stepT = g.start + i * g.step;
         w.rangeStart = start;
         w.rangeEnd = end;
-        for (let k = 0; k < params.length; k++) w.p[k] = params[k]![i]!;
+        for (let k = 0; k < np; k++) w.p[k] = params[k]![i]!;
         const r = kernel(w);
         if (r === null) continue;
         if (s < 0) {
           const drop = !keepName || inputDrop;
           s = out.add(drop && !this.o.delayedNameRemoval ? dropMetadata(labels) : labels, drop);
         }
-        out.set(s, i, r);
+        out.values[s * stride + i] = r;
+        out.present[s * stride + i] = 1;
         pts++;
       }
       this.tick();
@@ -692,6 +711,7 @@ export class Evaluator {
       });
       const buf = new SampleBuffer();
       let k = 0;
+      out = new StepMatrix(n, Math.max(1, set.series.length));
       for (const series of set.series) inputLabels.push(series.labels);
       for (const series of set.series) {
         if ((++k & 0xff) === 0) await this.maybeYield();

@@ -28,6 +28,11 @@ export interface RangeWindow {
   labels: Labels;
   call: Call;
   annos: Annotations;
+  /**
+   * For rate/increase/resets: `resetPrefix[j]` is the number of counter resets among samples
+   * 1..j of the series (null when not computed).
+   */
+  resetPrefix: Int32Array | null;
 }
 
 export type RangeKernel = (w: RangeWindow) => number | null;
@@ -41,7 +46,9 @@ function extrapolatedRate(w: RangeWindow, isCounter: boolean, isRate: boolean): 
   const first = lo;
   const last = hi - 1;
   let result = vs[last]! - vs[first]!;
-  if (isCounter) {
+  // Corrections are added in sample order, as Prometheus does; windows without resets skip
+  // the scan.
+  if (isCounter && (w.resetPrefix === null || w.resetPrefix[last]! !== w.resetPrefix[first]!)) {
     for (let j = lo + 1; j < hi; j++) {
       if (vs[j]! < vs[j - 1]!) result += vs[j - 1]!;
     }
@@ -248,6 +255,7 @@ function changes(w: RangeWindow): number {
 }
 
 function resets(w: RangeWindow): number {
+  if (w.resetPrefix !== null) return w.resetPrefix[w.hi - 1]! - w.resetPrefix[w.lo]!;
   let c = 0;
   for (let j = w.lo + 1; j < w.hi; j++) if (w.vs[j]! < w.vs[j - 1]!) c++;
   return c;
