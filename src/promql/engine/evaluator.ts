@@ -649,7 +649,7 @@ export class Evaluator {
     const np = params.length;
     const usesResets = name === 'rate' || name === 'increase' || name === 'resets';
     let resetPrefix = new Int32Array(0);
-    const process = (labels: Labels, inputDrop: boolean, ts: Float64Array, vs: Float64Array, cnt: number): void => {
+    const process = function processSeriesWindows(this: Evaluator, labels: Labels, inputDrop: boolean, ts: Float64Array, vs: Float64Array, cnt: number): void {
       w.ts = ts;
       w.vs = vs;
       w.labels = labels;
@@ -719,14 +719,14 @@ export class Evaluator {
         this.readSamples(series.iterator(), Math.min(firstEnd, lastEnd) - rangeMs, Math.max(firstEnd, lastEnd), buf);
         if (buf.n === 0) continue;
         this.hold(buf.n);
-        process(series.labels, false, buf.ts, buf.vs, buf.n);
+        process.call(this, series.labels, false, buf.ts, buf.vs, buf.n);
         this.release(buf.n);
       }
     } else {
       const raw = await this.subqueryRaw(arg as SubqueryExpr, g);
       const total = raw.reduce((a, r) => a + r.n, 0);
       this.hold(total);
-      for (const r of raw) process(r.labels, r.dropName, r.ts, r.vs, r.n);
+      for (const r of raw) process.call(this, r.labels, r.dropName, r.ts, r.vs, r.n);
       this.release(total);
     }
     if (name === 'absent_over_time') return { kind: 'vector', m: this.absentOverTime(out, args[mi]!, n) };
@@ -1467,7 +1467,42 @@ export class Evaluator {
     const dropAt = new Uint8Array(size);
     const lists: number[][] | null = op === 'quantile' ? [] : null;
     const kb = new Float64Array(2);
-    for (let s = 0; s < m.count; s++) {
+    const present = m.present;
+    const vals = m.values;
+    let simple = false;
+    simple = op === 'sum' || op === 'count' || op === 'group';
+    if (simple) {
+      // The common aggregations, without per-point dispatch.
+      for (let s = 0; s < m.count; s++) {
+        const gbase = groupOf[s]! * n;
+        const sbase = s * n;
+        const sdrop = m.drop[s]!;
+        for (let i = 0; i < n; i++) {
+          if (present[sbase + i] !== 1) continue;
+          const k = gbase + i;
+          if (!seen[k]) {
+            seen[k] = 1;
+            value[k] = op === 'group' ? 1 : vals[sbase + i]!;
+            count[k] = 1;
+            dropAt[k] = sdrop;
+            continue;
+          }
+          if (sdrop) dropAt[k] = 1;
+          if (op === 'sum') {
+            // Kahan-Neumaier step (kahansum.Inc), inlined.
+            const inc = vals[sbase + i]!;
+            const sum = value[k]!;
+            const t = sum + inc;
+            if (t === Infinity || t === -Infinity) comp[k] = 0;
+            else if (Math.abs(sum) >= Math.abs(inc)) comp[k] = comp[k]! + (sum - t + inc);
+            else comp[k] = comp[k]! + (inc - t + sum);
+            value[k] = t;
+          } else if (op === 'count') count[k] = count[k]! + 1;
+        }
+        this.tick();
+      }
+    }
+    for (let s = 0; s < m.count && !simple; s++) {
       const gbase = groupOf[s]! * n;
       const sdrop = m.drop[s]!;
       for (let i = 0; i < n; i++) {
