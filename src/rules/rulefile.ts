@@ -17,7 +17,7 @@ import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 
 import { Labels, METRIC_NAME, VigilError, errorMessage, isLegacyLabelName, isLegacyMetricName, isWellFormedUtf16 } from '../model/index.ts';
 import { checkAlertTemplate } from '../template/index.ts';
 import { exprToString, parseExpr } from './promql.ts';
-import { Decoder } from './yamlstrict.ts';
+import { Decoder, isScalar as isScalarNode } from './yamlstrict.ts';
 
 /** One recording or alerting rule as written in a file. */
 export interface RuleDef {
@@ -284,12 +284,14 @@ function decodeRule(d: Decoder, node: YamlNode): RawRule | undefined {
   const recordNode = f.get('record')?.value ?? null;
   const alertNode = f.get('alert')?.value ?? null;
   const exprNode = f.get('expr')?.value ?? null;
+  // Prometheus decodes these three into yaml.Node: any node type is accepted, a non-scalar reads as ''.
+  const nodeText = (n: YamlNode | null) => (n && isScalarNode(n) ? d.str(n) : '');
   return {
-    record: d.str(recordNode),
-    alert: d.str(alertNode),
+    record: nodeText(recordNode),
+    alert: nodeText(alertNode),
     recordNode,
     alertNode,
-    expr: d.str(exprNode),
+    expr: nodeText(exprNode),
     exprNode,
     forMs: d.duration(f.get('for')?.value) ?? 0,
     keepFiringForMs: d.duration(f.get('keep_firing_for')?.value) ?? 0,

@@ -95,6 +95,15 @@ export class Decoder {
     return 0;
   }
 
+  bool(node: YamlNode | null | undefined): boolean {
+    if (this.isNull(node)) return false;
+    if (!isScalar(node) || this.tag(node) !== '!!bool') {
+      this.typeError(node!, 'bool');
+      return false;
+    }
+    return node.value === true;
+  }
+
   /** A list; a non-list is a type error naming `into`. */
   list(node: YamlNode | null | undefined, into: string): YamlNode[] {
     if (this.isNull(node)) return [];

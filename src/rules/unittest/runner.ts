@@ -68,6 +68,8 @@ interface TestGroup {
 
 interface UnitTestFile {
   ruleFiles: string[];
+  /** Newer promtool: compare sample values allowing a relative error of 1e-6. */
+  fuzzyCompare: boolean;
   evaluationIntervalMs: number;
   groupEvalOrder: string[];
   tests: TestGroup[];
@@ -110,13 +112,14 @@ function decodeTestFile(text: string): UnitTestFile {
     throw new TestFailure(`yaml: line ${lc.linePos(e.pos[0]).line}: ${e.message.split('\n')[0]}`);
   }
   const d = new Decoder(text, lc);
-  const out: UnitTestFile = { ruleFiles: [], evaluationIntervalMs: 0, groupEvalOrder: [], tests: [] };
+  const out: UnitTestFile = { ruleFiles: [], fuzzyCompare: false, evaluationIntervalMs: 0, groupEvalOrder: [], tests: [] };
   const root = doc.contents as YamlNode | null;
   if (!d.isNull(root)) {
     const f = d.fields(root!, FILE_KEYS, 'main.unitTestFile');
     if (f) {
       out.ruleFiles = d.list(f.get('rule_files')?.value, '[]string').map((n) => d.str(n));
       out.evaluationIntervalMs = d.duration(f.get('evaluation_interval')?.value) ?? 0;
+      out.fuzzyCompare = d.bool(f.get('fuzzy_compare')?.value);
       out.groupEvalOrder = d.list(f.get('group_eval_order')?.value, '[]string').map((n) => d.str(n));
       for (const gn of d.list(f.get('tests')?.value, '[]main.testGroup')) {
         const g = d.fields(gn, GROUP_KEYS, 'main.testGroup');
@@ -202,13 +205,13 @@ async function ruleUnitTest(filename: string, env: RuleTestEnv): Promise<string[
   }
   const errs: string[] = [];
   for (const tg of utf.tests) {
-    const r = await runTestGroup(tg, evalIntervalMs, groupOrder, ruleFiles, env, cwd);
+    const r = await runTestGroup(tg, evalIntervalMs, groupOrder, ruleFiles, env, cwd, utf.fuzzyCompare);
     errs.push(...r);
   }
   return errs;
 }
 
-async function runTestGroup(tg: TestGroup, evalIntervalMs: number, groupOrder: Map<string, number>, ruleFiles: string[], env: RuleTestEnv, cwd: string): Promise<string[]> {
+async function runTestGroup(tg: TestGroup, evalIntervalMs: number, groupOrder: Map<string, number>, ruleFiles: string[], env: RuleTestEnv, cwd: string, fuzzy: boolean): Promise<string[]> {
   const intervalMs = tg.intervalMs || evalIntervalMs;
   const storage = new MemoryStorage();
   // Load the input series.
@@ -340,12 +343,23 @@ async function runTestGroup(tg: TestGroup, evalIntervalMs: number, groupOrder: M
     }
     expSamples.sort((a, b) => compareLabels(a.labels, b.labels));
     gotSamples.sort((a, b) => compareLabels(a.labels, b.labels));
-    const same = expSamples.length === gotSamples.length && expSamples.every((e, i) => e.labels.equals(gotSamples[i]!.labels) && e.value === gotSamples[i]!.value);
+    const same = expSamples.length === gotSamples.length && expSamples.every((e, i) => e.labels.equals(gotSamples[i]!.labels) && (fuzzy ? almostEqual(e.value, gotSamples[i]!.value) : e.value === gotSamples[i]!.value));
     if (!same) {
       errs.push(`    expr: ${goQuote(tc.expr)}, time: ${formatDuration(tc.evalTimeMs)},\n        exp: ${samplesString(expSamples)}\n        got: ${samplesString(gotSamples)}`);
     }
   }
   return errs;
+}
+
+/** Relative comparison with epsilon 1e-6 (NaN equals NaN), as promtool's fuzzy_compare. */
+function almostEqual(a: number, b: number): boolean {
+  if (Number.isNaN(a) && Number.isNaN(b)) return true;
+  if (a === b) return true;
+  const minNormal = 2.2250738585072014e-308;
+  const absSum = Math.abs(a) + Math.abs(b);
+  const diff = Math.abs(a - b);
+  if (a === 0 || b === 0 || absSum < minNormal) return diff < 1e-6 * minNormal;
+  return diff / Math.min(absSum, Number.MAX_VALUE) < 1e-6;
 }
 
 interface LabelsAndAnnotations {

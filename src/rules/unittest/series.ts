@@ -6,8 +6,8 @@
  *
  * Values use the expanding notation: `a+bxn` (a, then n further values each b more: computed by
  * repeated addition, as Prometheus does), `a-bxn`, `axn` (n+1 times a), `_` (no sample), `_xn`
- * (n missing samples), `stale` (a staleness marker), numbers as PromQL writes them (`1e3`,
- * `0x1f`, `Inf`, `-Inf`, `NaN`). Errors read as Prometheus' (`1:9: parse error: ...`, the column
+ * (n missing samples), `stale` (a staleness marker), decimal numbers (`1e3`, `Inf`, `-Inf`,
+ * `NaN`; no hexadecimal: `0x10` is 0 repeated 11 times, as in Prometheus). Errors read as Prometheus' (`1:9: parse error: ...`, the column
  * counted in `series values` joined by one space).
  */
 import { Labels, LabelsBuilder, METRIC_NAME, STALE_NAN, VigilError, isLegacyLabelName } from '../../model/index.ts';
@@ -145,7 +145,8 @@ interface Item {
   start: number;
 }
 
-const NUM = String.raw`(?:[0-9]+\.?[0-9]*(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?|0[xX][0-9a-fA-F]+|[iI][nN][fF]|[nN][aA][nN])`;
+// No hexadecimal here: `0x10` is 0 repeated (Prometheus' lexer refuses hex in series descriptions).
+const NUM = String.raw`(?:[0-9]+\.?[0-9]*(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?|[iI][nN][fF]|[nN][aA][nN])`;
 const VALUE_RE = new RegExp(`^([+-]?${NUM})(?:([+-])(${NUM}))?(?:x([0-9]+))?$`);
 
 /**
