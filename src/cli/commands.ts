@@ -3,9 +3,11 @@ import type { Command } from './command.ts';
 import { serverCommand } from './server.ts';
 import { checkConfigCommand } from './check.ts';
 import { checkRulesCommand, testRulesCommand } from './rules.ts';
+import { tsdbImportCommand, tsdbStatsCommand } from './tsdb.ts';
 
 export const COMMANDS: readonly Command[] = [
   serverCommand,
   checkConfigCommand,
   checkRulesCommand, testRulesCommand,
+  tsdbImportCommand, tsdbStatsCommand,
 ];

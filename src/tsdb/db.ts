@@ -37,8 +37,9 @@ import { ConcatIterator } from './iterators.ts';
 import { SampleCollector, mergeBlocks, yieldLoop } from './compact.ts';
 import { F_T, F_V, U_PIDX, U_POWNER } from './xor.ts';
 import { registerTsdbMetrics, type TsdbMetrics } from './metrics.ts';
-import { checkpointDirName, loadSnapshot, writeSnapshot } from './snapshot.ts';
-import { WalWriter, listCheckpoints, listSegments, readRecords, segmentName, type ReplayHandler } from './wal.ts';
+import { checkpointDirName, writeSnapshot } from './snapshot.ts';
+import { WalWriter, listCheckpoints, listSegments, segmentName } from './wal.ts';
+import { replayWal } from './replay.ts';
 
 export const DEFAULT_BLOCK_RANGE_MS = 2 * 3600 * 1000;
 export const DEFAULT_RETENTION_MS = 15 * 24 * 3600 * 1000;
@@ -575,104 +576,12 @@ export class Tsdb implements Storage {
 
   /** Loads the checkpoint and replays the segments after it; returns the last segment index. */
   private replay(): number {
-    const t0 = performance.now();
-    fs.mkdirSync(this.walDir, { recursive: true });
-    const head = this.head;
-    const remap = new Map<number, number>();
-    const ckpts = listCheckpoints(this.walDir);
-    let ckpt = 0;
-    let ckptMs = 0;
-    if (ckpts.length > 0) {
-      ckpt = ckpts[ckpts.length - 1]!;
-      const dir = path.join(this.walDir, checkpointDirName(ckpt));
-      this.logger.info({ checkpoint: dir }, 'Loading checkpoint');
-      try {
-        const r = loadSnapshot(dir, head);
-        for (const [k, v] of r.remapped) remap.set(k, v);
-        ckptMs = performance.now() - t0;
-        this.logger.info({ series: r.series, chunks: r.chunks, bytes: r.bytes, durationMs: Math.round(ckptMs) }, 'Checkpoint loaded');
-      } catch (e) {
-        this.walCorruptions++;
-        this.logger.error({ checkpoint: dir, err: (e as Error).message }, 'checkpoint is corrupt; replaying the segments after it only');
-      }
-      for (const old of ckpts.slice(0, -1)) fs.rmSync(path.join(this.walDir, checkpointDirName(old)), { recursive: true, force: true });
-    }
-    this.lastCheckpointSegment = ckpt;
-    const segments = listSegments(this.walDir);
-    for (const s of segments) if (s <= ckpt) fs.rmSync(path.join(this.walDir, segmentName(s)), { force: true });
-    const todo = segments.filter((s) => s > ckpt);
-    const saved = { ooo: head.outOfOrder, oob: head.outOfBounds, dup: head.duplicates };
-    let unknownRefs = 0;
-    const handler: ReplayHandler = {
-      series: (ref, pairs) => {
-        const existing = head.lookup(pairs);
-        if (existing >= 0) {
-          if (head.refOf(existing) !== ref) remap.set(ref, existing);
-          return;
-        }
-        const slot = ref % SLOT_SPACE;
-        if (slot > 0 && (slot >= head.top || !head.alive[slot])) head.createAt(pairs, slot, (ref - slot) / SLOT_SPACE);
-        else remap.set(ref, head.createAt(pairs, head.top, 0));
-      },
-      samples: (refs, ts, vs, n) => {
-        for (let i = 0; i < n; i++) {
-          const ref = refs[i]!;
-          let s = ref % SLOT_SPACE;
-          if (!(s < head.top && head.alive[s] === 1 && head.gen[s] === (ref - s) / SLOT_SPACE)) {
-            s = remap.get(ref) ?? -1;
-            if (s < 0) {
-              unknownRefs++;
-              continue;
-            }
-          }
-          head.appendSampleAt(s, ts, vs, i);
-        }
-      },
-      delete: (refs, start, end) => {
-        for (const ref of refs) {
-          const s = head.slotOfRef(ref) >= 0 ? head.slotOfRef(ref) : (remap.get(ref) ?? -1);
-          if (s >= 0) head.deleteSlotRange(s, start, end);
-        }
-      },
-    };
-    let samples = 0;
-    let lastLog = performance.now();
-    const t1 = performance.now();
-    for (let k = 0; k < todo.length; k++) {
-      const seg = todo[k]!;
-      const p = path.join(this.walDir, segmentName(seg));
-      const data = fs.readFileSync(p);
-      const r = readRecords(data, handler);
-      samples += r.samples;
-      if (r.corruption) {
-        this.walCorruptions++;
-        this.logger.warn(
-          { segment: p, offset: r.corruption.offset, reason: r.corruption.reason, droppedBytes: data.length - r.validBytes },
-          'WAL segment has a torn or corrupt tail; truncated at the last valid record',
-        );
-        fs.truncateSync(p, r.validBytes);
-      }
-      const now = performance.now();
-      if (now - lastLog > 2000 || k === todo.length - 1) {
-        lastLog = now;
-        this.logger.info({ segment: seg, maxSegment: todo[todo.length - 1], samples, series: head.numSeries }, 'WAL segment loaded');
-      }
-    }
-    if (unknownRefs > 0) this.logger.warn({ samples: unknownRefs }, 'WAL samples for unknown series were skipped');
-    head.outOfOrder = saved.ooo;
-    head.outOfBounds = saved.oob;
-    head.duplicates = saved.dup;
-    head.samplesAppended = 0;
-    this.remapAfterReplay = remap;
-    const segMs = performance.now() - t1;
-    const total = performance.now() - t0;
-    this.replayInfo = { durationMs: total, checkpointMs: ckptMs, segmentsMs: segMs, series: head.numSeries, samples, segments: todo.length };
-    this.logger.info(
-      { checkpointReplayMs: Math.round(ckptMs), walReplayMs: Math.round(segMs), totalReplayMs: Math.round(total), segments: todo.length, samples, series: head.numSeries },
-      'WAL replay completed',
-    );
-    const last = todo.length > 0 ? todo[todo.length - 1]! : Math.max(ckpt, segments.length > 0 ? segments[segments.length - 1]! : 0);
-    return last;
+    const r = replayWal(this.head, this.walDir, { logger: this.logger, repair: true });
+    this.walCorruptions += r.corruptions;
+    this.lastCheckpointSegment = r.checkpoint;
+    this.remapAfterReplay = r.remap;
+    this.replayInfo = r.info;
+    return r.lastSegment;
   }
 
   private remapAfterReplay: Map<number, number> | undefined;

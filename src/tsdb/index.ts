@@ -9,3 +9,7 @@ export type { BlockMeta } from './block.ts';
 export { TsdbError } from './errors.ts';
 export type { TsdbErrorCode } from './errors.ts';
 export type { WriteHook } from './fsops.ts';
+export { BlockImporter, formatImportProgress, formatImportSummary, writeBlock } from './import.ts';
+export type { ImportOptions, ImportProgress, ImportSummary } from './import.ts';
+export { analyzeTsdb, formatTsdbAnalysis } from './analyze.ts';
+export type { TsdbAnalysis, BlockReport, CardinalityReport } from './analyze.ts';
