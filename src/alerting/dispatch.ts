@@ -220,9 +220,10 @@ export class Dispatcher {
       }
       g = new AggregationGroup(p.route, p.labels, this.deps);
       byKey.set(p.groupKey, g);
-      // The first alert is in before the timer starts.
-      g.insert(a);
+      // The group_wait timer starts with the group; inserting an alert older than group_wait
+      // then moves it to now (Alertmanager's order).
       g.start();
+      g.insert(a);
     }
   }
 

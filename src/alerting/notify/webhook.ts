@@ -1,8 +1,8 @@
 /**
  * Webhook receiver: POSTs Alertmanager's webhook payload (version 4) as JSON:
  * `{receiver, status, alerts, groupLabels, commonLabels, commonAnnotations, externalURL,
- * version: "4", groupKey, truncatedAlerts}`; `max_alerts` > 0 keeps the first N alerts and
- * counts the rest in `truncatedAlerts`.
+ * version: "4", groupKey, truncatedAlerts}`; `max_alerts` > 0 keeps the first N alerts (the
+ * payload then describes only those) and counts the rest in `truncatedAlerts`.
  */
 import type { Alert } from '../alert.ts';
 import type { WebhookConfig } from '../config.ts';
@@ -20,13 +20,14 @@ export class WebhookIntegration implements Integration {
 
   /** The payload as sent (exposed for tests). */
   payload(ctx: NotifyContext, alerts: readonly Alert[]): Record<string, unknown> {
-    const data = templateData(this.env, ctx, alerts).toJSON() as Record<string, unknown>;
+    // Truncated first: common labels and status describe the alerts actually sent.
     let truncated = 0;
-    const list = data.alerts as unknown[];
-    if (this.conf.maxAlerts > 0 && list.length > this.conf.maxAlerts) {
-      truncated = list.length - this.conf.maxAlerts;
-      data.alerts = list.slice(0, this.conf.maxAlerts);
+    let sent = alerts;
+    if (this.conf.maxAlerts > 0 && alerts.length > this.conf.maxAlerts) {
+      truncated = alerts.length - this.conf.maxAlerts;
+      sent = alerts.slice(0, this.conf.maxAlerts);
     }
+    const data = templateData(this.env, ctx, sent).toJSON() as Record<string, unknown>;
     return { ...data, version: '4', groupKey: ctx.groupKey, truncatedAlerts: truncated };
   }
 

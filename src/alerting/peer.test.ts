@@ -1,0 +1,204 @@
+/**
+ * Side by side with Debian's Alertmanager 0.25: the same configuration and the same timed
+ * sequence of alerts and silences go to both; capture servers record what each sends. The
+ * test compares which groups are notified, the alerts (and their status) in each
+ * notification, how many notifications, and when (within a second). Short timers keep it fast.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { haveAlertmanager, postAlerts, sleep, startAlertingServer, startAlertmanager, startCapture, type Captured, type CaptureServer } from './testing.ts';
+
+type Step =
+  | { at: number; post: Array<{ labels: Record<string, string>; annotations?: Record<string, string>; resolve?: boolean; noEnd?: boolean }> }
+  | { at: number; silence: { matchers: Array<{ name: string; value: string; isRegex?: boolean; isEqual?: boolean }>; id: string } }
+  | { at: number; expire: string };
+
+interface Note {
+  /** Seconds after the scenario start. */
+  t: number;
+  path: string;
+  groupKey: string;
+  status: string;
+  alerts: string[];
+  receiver: string;
+  groupLabels: string;
+  commonLabels: string;
+  truncated: number;
+}
+
+function normalize(c: Captured, t0: number): Note {
+  const j = c.json;
+  return {
+    t: (c.t - t0) / 1000,
+    path: c.path,
+    groupKey: j.groupKey,
+    status: j.status,
+    alerts: j.alerts.map((a: { labels: Record<string, string>; status: string; endsAt: string }) => `${JSON.stringify(a.labels)} ${a.status}${a.status === 'firing' ? ` endsAt=${a.endsAt}` : ''}`),
+    receiver: j.receiver,
+    groupLabels: JSON.stringify(j.groupLabels),
+    commonLabels: JSON.stringify(j.commonLabels),
+    truncated: j.truncatedAlerts,
+  };
+}
+
+/** Runs the steps against one system (base URL); returns the captures relative to t0. */
+async function drive(base: string, steps: Step[], t0: number, until: number, silenceIds: Map<string, string>): Promise<void> {
+  for (const s of steps) {
+    const wait = t0 + s.at * 1000 - Date.now();
+    if (wait > 0) await sleep(wait);
+    if ('post' in s) {
+      const now = Date.now();
+      const body = s.post.map((a) => ({
+        labels: a.labels,
+        annotations: a.annotations ?? {},
+        startsAt: new Date(t0).toISOString(),
+        ...(a.noEnd ? {} : { endsAt: new Date(a.resolve ? now : now + 3_600_000).toISOString() }),
+      }));
+      const r = await postAlerts(base, body);
+      assert.equal(r.status, 200, r.body);
+    } else if ('silence' in s) {
+      const r = await fetch(`${base}/api/v2/silences`, {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ matchers: s.silence.matchers.map((m) => ({ isRegex: false, isEqual: true, ...m })), startsAt: new Date().toISOString(), endsAt: new Date(Date.now() + 3_600_000).toISOString(), createdBy: 'peer-test', comment: 'side by side' }),
+      });
+      assert.equal(r.status, 200);
+      silenceIds.set(s.silence.id, ((await r.json()) as { silenceID: string }).silenceID);
+    } else {
+      const r = await fetch(`${base}/api/v2/silence/${silenceIds.get(s.expire)}`, { method: 'DELETE' });
+      assert.equal(r.status, 200);
+    }
+  }
+  const rest = t0 + until * 1000 - Date.now();
+  if (rest > 0) await sleep(rest);
+}
+
+/** Runs a scenario on both systems at once and compares the notifications. */
+async function sideBySide(configTemplate: (hookBase: string) => string, steps: Step[], untilSeconds: number): Promise<{ vigil: Note[]; am: Note[] }> {
+  const capAm = await startCapture();
+  const capVigil = await startCapture();
+  const am = await startAlertmanager(configTemplate(capAm.url));
+  const vigil = await startAlertingServer({ alerting: configTemplate(capVigil.url) });
+  try {
+    const t0 = Date.now();
+    await Promise.all([drive(am.url, steps, t0, untilSeconds, new Map()), drive(vigil.url, steps, t0, untilSeconds, new Map())]);
+    const n = (cap: CaptureServer) => cap.received.map((c) => normalize(c, t0)).sort((a, b) => a.path.localeCompare(b.path) || a.groupKey.localeCompare(b.groupKey) || a.t - b.t);
+    return { vigil: n(capVigil), am: n(capAm) };
+  } finally {
+    await vigil.stop();
+    await am.stop();
+    await capAm.close();
+    await capVigil.close();
+  }
+}
+
+function compare(r: { vigil: Note[]; am: Note[] }): void {
+  const strip = (x: Note[]) => x.map(({ t: _t, ...rest }) => rest);
+  assert.deepEqual(strip(r.vigil), strip(r.am), `notifications differ:\nvigil: ${JSON.stringify(r.vigil, null, 1)}\nam: ${JSON.stringify(r.am, null, 1)}`);
+  r.vigil.forEach((v, i) => {
+    const a = r.am[i]!;
+    assert.ok(Math.abs(v.t - a.t) <= 1, `notification ${i} (${v.path} ${v.groupKey}) at ${v.t.toFixed(2)} s in Vigil, ${a.t.toFixed(2)} s in Alertmanager`);
+  });
+}
+
+const RUNBOOK = (base: string) => `route:
+  group_by: ['alertname', 'cluster', 'service']
+  group_wait: 1s
+  group_interval: 3s
+  repeat_interval: 20s
+  receiver: 'web.hook'
+  routes:
+  - match:
+      severity: critical
+    receiver: 'pager-duty'
+    repeat_interval: 7s
+  - match:
+      severity: warning
+    receiver: 'slack'
+inhibit_rules:
+- source_matchers: ['severity="critical"']
+  target_matchers: ['severity="warning"']
+  equal: ['alertname', 'service']
+receivers:
+- name: 'web.hook'
+  webhook_configs: [{url: '${base}/web.hook'}]
+- name: 'pager-duty'
+  webhook_configs: [{url: '${base}/pager-duty'}]
+- name: 'slack'
+  webhook_configs: [{url: '${base}/slack', send_resolved: false}]
+`;
+
+describe('side by side with Alertmanager 0.25', { concurrency: 1 }, () => {
+  test('the runbook routing: groups, receivers, updates after group_interval, resolved, repeat_interval', async (t) => {
+    const skip = haveAlertmanager();
+    if (skip) return t.skip(skip);
+    const r = await sideBySide(RUNBOOK, [
+      { at: 0, post: [
+        { labels: { alertname: 'HighErrorRate', service: 'api', severity: 'critical', instance: 'a:1' } },
+        { labels: { alertname: 'HighErrorRate', service: 'api', severity: 'critical', instance: 'a:2' } },
+        { labels: { alertname: 'HighCPU', service: 'web', severity: 'warning', instance: 'w:1' } },
+        { labels: { alertname: 'BackupDone', service: 'db', instance: 'd:1' } },
+      ] },
+      { at: 1.6, post: [{ labels: { alertname: 'HighErrorRate', service: 'db', severity: 'critical', instance: 'd:1' } }] },
+      { at: 2.2, post: [{ labels: { alertname: 'HighCPU', service: 'web', severity: 'warning', instance: 'w:2' } }] },
+      { at: 4.5, post: [
+        { labels: { alertname: 'HighErrorRate', service: 'api', severity: 'critical', instance: 'a:2' }, resolve: true },
+        { labels: { alertname: 'HighCPU', service: 'web', severity: 'warning', instance: 'w:1' }, resolve: true },
+      ] },
+    ], 13);
+    assert.ok(r.am.length >= 7, `Alertmanager sent ${r.am.length} notifications`);
+    compare(r);
+  });
+
+  test('inhibition: a critical alert mutes the warning with equal labels, not the others', async (t) => {
+    const skip = haveAlertmanager();
+    if (skip) return t.skip(skip);
+    const r = await sideBySide(RUNBOOK, [
+      { at: 0, post: [
+        { labels: { alertname: 'Latency', service: 'api', severity: 'critical', instance: 'a:1' } },
+        { labels: { alertname: 'Latency', service: 'api', severity: 'warning', instance: 'a:1' } },
+        { labels: { alertname: 'Latency', service: 'web', severity: 'warning', instance: 'w:1' } },
+      ] },
+      // The source resolves: the target is no longer inhibited and goes out at the next flush.
+      { at: 2.5, post: [{ labels: { alertname: 'Latency', service: 'api', severity: 'critical', instance: 'a:1' }, resolve: true }] },
+    ], 8);
+    assert.ok(r.am.some((n) => n.path === '/slack' && n.groupKey.includes('api')), 'the target goes out once the source resolved');
+    compare(r);
+  });
+
+  test('silences: a silenced group is not sent; expiring the silence sends it at the next flush', async (t) => {
+    const skip = haveAlertmanager();
+    if (skip) return t.skip(skip);
+    const r = await sideBySide(RUNBOOK, [
+      { at: 0, silence: { id: 's1', matchers: [{ name: 'service', value: 'db' }] } },
+      { at: 0.2, post: [
+        { labels: { alertname: 'DiskFull', service: 'db', severity: 'warning', instance: 'd:1' } },
+        { labels: { alertname: 'DiskFull', service: 'web', severity: 'warning', instance: 'w:1' } },
+      ] },
+      { at: 4.5, expire: 's1' },
+    ], 9);
+    assert.ok(r.am.some((n) => n.groupKey.includes('db')), 'the silenced group is sent after the silence expired');
+    compare(r);
+  });
+
+  test('repeat: an unchanged group is re-sent after repeat_interval, alerts without endsAt time out', async (t) => {
+    const skip = haveAlertmanager();
+    if (skip) return t.skip(skip);
+    const cfg = (base: string) => `global:
+  resolve_timeout: 9s
+route:
+  receiver: hook
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 2s
+  repeat_interval: 5s
+receivers:
+- name: hook
+  webhook_configs: [{url: '${base}/hook', max_alerts: 1}]
+`;
+    const r = await sideBySide(cfg, [
+      { at: 0, post: [{ labels: { alertname: 'Repeat', instance: 'r:1' }, noEnd: true }, { labels: { alertname: 'Repeat', instance: 'r:2' }, noEnd: true }] },
+    ], 13.5);
+    assert.ok(r.am.length >= 3, `Alertmanager sent ${r.am.length}`);
+    compare(r);
+  });
+});
