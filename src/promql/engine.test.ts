@@ -216,6 +216,20 @@ describe('engine: limits', () => {
     await a;
   });
 
+  it('self-metrics count queries, samples and failures', async () => {
+    const { Registry } = await import('prom-client');
+    const registry = new Registry();
+    const e = new Engine({ registry, maxSamples: 50 });
+    await e.instantQuery(s, 'sum(m)', 1_000_000);
+    await assert.rejects(e.rangeQuery(s, 'm', 0, 1_000_000, 15_000), TooManySamplesError);
+    const text = await registry.metrics();
+    assert.match(text, /^vigil_engine_queries_total 2$/m);
+    assert.match(text, /^vigil_engine_query_failures_total\{reason="too_many_samples"\} 1$/m);
+    assert.match(text, /^vigil_engine_queries_concurrent_max 20$/m);
+    assert.match(text, /^vigil_engine_query_samples_total [1-9]\d*$/m);
+    assert.match(text, /^vigil_engine_query_duration_seconds_count 1$/m);
+  });
+
   it('storage failures and warnings reach the caller', async () => {
     const failing: Queryable = {
       querier: () => ({

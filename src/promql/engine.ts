@@ -11,10 +11,11 @@
  * `QueryError` (evaluation: 422), `QueryTimeoutError`/`QueryCanceledError` (503),
  * `TooManySamplesError` (422), `QueryStorageError` (500).
  */
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { Labels, VigilError, compareLabels } from '../model/index.ts';
 import type { Queryable } from '../storage/index.ts';
 import { walk, type Expr } from './ast.ts';
-import { QueryError, QueryTimeoutError, QueryCanceledError } from './errors.ts';
+import { QueryError, QueryTimeoutError, QueryCanceledError, TooManySamplesError } from './errors.ts';
 import { Evaluator, type NodeValue } from './engine/evaluator.ts';
 import { dropMetadata } from './engine/labels.ts';
 import { DUPLICATE_LABELSET, MatrixBuilder, makeGrid, type StepMatrix } from './engine/matrix.ts';
@@ -46,6 +47,8 @@ export interface EngineOptions {
   parseOptions?: ParseOptions;
   /** Range queries producing more points per series are refused. Default 11,000. */
   maxPointsPerSeries?: number;
+  /** Self-metrics (`vigil_engine_*`) are registered here when given. */
+  registry?: Registry;
 }
 
 export interface QueryOptions {
@@ -67,11 +70,16 @@ const DEFAULTS = {
 };
 
 export class Engine {
-  readonly opts: Required<Omit<EngineOptions, 'parseOptions'>> & { parseOptions: ParseOptions };
+  readonly opts: Required<Omit<EngineOptions, 'parseOptions' | 'registry'>> & { parseOptions: ParseOptions };
   private active = 0;
   private readonly waiters: Array<() => void> = [];
   /** Queries started since construction (self-metrics). */
   queriesTotal = 0;
+  /** Samples read from storage by all queries. */
+  samplesTotal = 0;
+  /** Queries that ended with an error, by kind (self-metrics). */
+  readonly failures = { timeout: 0, canceled: 0, too_many_samples: 0, other: 0 };
+  private duration: Histogram | undefined;
 
   constructor(opts: EngineOptions = {}) {
     this.opts = {
@@ -84,6 +92,27 @@ export class Engine {
       maxPointsPerSeries: opts.maxPointsPerSeries ?? DEFAULTS.maxPointsPerSeries,
       parseOptions: opts.parseOptions ?? {},
     };
+    if (opts.registry) this.registerMetrics(opts.registry);
+  }
+
+  private registerMetrics(registry: Registry): void {
+    const registers = [registry];
+    const self = this;
+    new Gauge({ name: 'vigil_engine_queries', help: 'The current number of queries being executed or waiting.', registers, collect() { this.set(self.active + self.waiters.length); } });
+    new Gauge({ name: 'vigil_engine_queries_concurrent_max', help: 'The max number of concurrent queries.', registers, collect() { this.set(self.opts.maxConcurrency); } });
+    new Counter({ name: 'vigil_engine_queries_total', help: 'Queries started.', registers, collect() { this.reset(); this.inc(self.queriesTotal); } });
+    new Counter({ name: 'vigil_engine_query_samples_total', help: 'The total number of samples loaded by all queries.', registers, collect() { this.reset(); this.inc(self.samplesTotal); } });
+    new Counter({
+      name: 'vigil_engine_query_failures_total', help: 'Queries that failed, by reason.', labelNames: ['reason'], registers,
+      collect() {
+        this.reset();
+        for (const [k, v] of Object.entries(self.failures)) this.inc({ reason: k }, v);
+      },
+    });
+    this.duration = new Histogram({
+      name: 'vigil_engine_query_duration_seconds', help: 'Query evaluation time (admission to result).', registers,
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60],
+    });
   }
 
   /** Queries currently running. */
@@ -163,7 +192,13 @@ export class Engine {
     const t0 = Date.now();
     const timeout = Math.min(this.opts.timeoutMs, qopts.timeoutMs && qopts.timeoutMs > 0 ? qopts.timeoutMs : Infinity);
     const deadline = t0 + timeout;
-    await this.acquire(deadline, qopts.signal);
+    try {
+      await this.acquire(deadline, qopts.signal);
+    } catch (e) {
+      if (e instanceof QueryTimeoutError) this.failures.timeout++;
+      else this.failures.canceled++;
+      throw e;
+    }
     const t1 = Date.now();
     this.queriesTotal++;
     try {
@@ -189,12 +224,21 @@ export class Engine {
         const v = await ev.eval(expr, grid);
         const value = step > 0 ? this.rangeResult(v, grid.start, grid.step) : this.instantResult(v, start);
         const { warnings, infos } = ev.annos.render(text);
+        this.samplesTotal += ev.samplesRead;
+        this.duration?.observe((Date.now() - t1) / 1000);
         return {
           value,
           warnings: [...ev.storageWarnings, ...warnings],
           infos,
           stats: { samplesRead: ev.samplesRead, peakSamples: ev.peakSamples, evalMs: Date.now() - t1, queueMs: t1 - t0 },
         };
+      } catch (e) {
+        this.samplesTotal += ev.samplesRead;
+        if (e instanceof QueryTimeoutError) this.failures.timeout++;
+        else if (e instanceof QueryCanceledError) this.failures.canceled++;
+        else if (e instanceof TooManySamplesError) this.failures.too_many_samples++;
+        else this.failures.other++;
+        throw e;
       } finally {
         querier.close();
       }
