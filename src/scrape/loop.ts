@@ -41,6 +41,17 @@ export class ScrapeAppendError extends VigilError {}
 
 const REPORT_NAMES = ['up', 'scrape_duration_seconds', 'scrape_samples_scraped', 'scrape_samples_post_metric_relabeling', 'scrape_series_added'] as const;
 
+const NAMES = new Map<string, string>();
+const MAX_NAMES = 100_000;
+
+/** A process-wide shared copy of a label name (names are few; the table stops growing at 100k). */
+function internName(n: string): string {
+  const x = NAMES.get(n);
+  if (x !== undefined) return x;
+  if (NAMES.size < MAX_NAMES) NAMES.set(n, n);
+  return n;
+}
+
 /** Samples more than this far in the future are out of bounds (Prometheus: 10 minutes). */
 const MAX_FUTURE_MS = 10 * 60_000;
 
@@ -75,7 +86,9 @@ export class ScrapeLoop {
   private readonly opts: ScrapeLoopOptions;
   private readonly reportLabels: Labels[];
   private readonly reportRefs = new Float64Array(REPORT_NAMES.length);
-  private readonly values = new Float64Array(1);
+  private readonly staleValue = new Float64Array(1);
+  /** Interned label values of this target. */
+  private readonly values = new Map<string, string>();
   private parsers: Partial<Record<ExpositionFormat, ExpositionParser>> = {};
   /** Last committed scrape iteration (0 before the first). */
   private iter = 0;
@@ -140,9 +153,9 @@ export class ScrapeLoop {
     const cur = this.iter + 1;
     this.cache.finishIteration(this.iter, cur, (labels, e) => this.appendStale(app, labels, e, t));
     for (let i = 0; i < this.reportLabels.length; i++) {
-      this.values[0] = STALE_NAN;
+      this.staleValue[0] = STALE_NAN;
       try {
-        this.reportRefs[i] = app.append(this.reportRefs[i]!, this.reportLabels[i]!, t, this.values[0]);
+        this.reportRefs[i] = app.append(this.reportRefs[i]!, this.reportLabels[i]!, t, this.staleValue[0]);
       } catch {
         /* out of order: the target was recreated */
       }
@@ -226,9 +239,9 @@ export class ScrapeLoop {
   }
 
   private appendStale(app: Appender, labels: Labels, e: number, t: number): void {
-    this.values[0] = STALE_NAN;
+    this.staleValue[0] = STALE_NAN;
     try {
-      this.cache.refs[e] = app.append(this.cache.refs[e]!, labels, t, this.values[0]);
+      this.cache.refs[e] = app.append(this.cache.refs[e]!, labels, t, this.staleValue[0]);
     } catch (err) {
       if (!isSampleRejection(err)) throw err;
     }
@@ -384,7 +397,30 @@ export class ScrapeLoop {
     const name = lset.get(METRIC_NAME);
     if (name === '') throw new ScrapeAppendError('scrape_invalid_series', `missing metric name (__name__ label) in ${lset.toString()}`);
     this.checkLimits(lset, name);
-    return lset;
+    return this.intern(lset);
+  }
+
+  /**
+   * The same label set with its strings shared: names through a process-wide table (few),
+   * values through this target's table (bounded by its series; reset when it grows past
+   * twice the cache). Thousands of series repeat the same few strings; sharing them is most
+   * of a series' label memory (here and in the store, which keeps the same objects).
+   */
+  private intern(lset: Labels): Labels {
+    const p = lset.pairs;
+    const out: string[] = new Array(p.length);
+    if (this.values.size > 2 * this.cache.size + 1024) this.values.clear();
+    for (let i = 0; i < p.length; i += 2) {
+      out[i] = internName(p[i]!);
+      const v = p[i + 1]!;
+      let iv = this.values.get(v);
+      if (iv === undefined) {
+        this.values.set(v, v);
+        iv = v;
+      }
+      out[i + 1] = iv;
+    }
+    return Labels.fromSortedPairs(out);
   }
 
   private checkLimits(lset: Labels, metric: string): void {

@@ -21,14 +21,20 @@ export interface RawResponse {
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 
+/**
+ * Socket reads land here and are copied out at once in the (synchronous) read callback, so
+ * every connection can share one buffer.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
 /** Thrown when a reused keep-alive connection was found closed before any response byte. */
 class StaleConnectionError extends Error {}
 
 class Connection {
   private sock: net.Socket;
-  private buf: Buffer = Buffer.allocUnsafe(256 * 1024);
+  /** The response being received (grows to the largest response of this connection). */
+  private buf: Buffer = Buffer.allocUnsafe(16 * 1024);
   private len = 0;
-  private readonly readBuf = Buffer.allocUnsafe(64 * 1024);
   closed = false;
   used = false;
   private pending: { resolve: (r: RawResponse) => void; reject: (e: Error) => void; limit: number } | undefined;
@@ -53,7 +59,7 @@ class Connection {
       port,
       noDelay: true,
       onread: {
-        buffer: this.readBuf,
+        buffer: READ_BUFFER,
         callback: (n: number, b: Uint8Array) => {
           this.onData(b, n);
           return true;

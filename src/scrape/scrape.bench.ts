@@ -111,7 +111,11 @@ interface Row {
   rssMiB: number;
   series: number;
   rssPerSeries: number;
+  /** V8 heap + external after a full GC, per series (Vigil rows; what the process keeps alive). */
+  heapPerSeries?: number;
 }
+
+let baseline = 0;
 
 async function measureVigil(name: string, appendable: Appendable & { samples: number }, yaml: string, series: () => number): Promise<Row> {
   const m = new ScrapeManager({ appendable, logger: pino({ level: 'silent' }) });
@@ -124,11 +128,13 @@ async function measureVigil(name: string, appendable: Appendable & { samples: nu
   const samples = appendable.samples - s0;
   const cpu = selfCpuSeconds() - c0;
   const rss = rssBytes('self');
+  (globalThis as { gc?: () => void }).gc?.();
+  const mu = process.memoryUsage();
   const up = m.loops().filter((l) => l.health === 'up').length;
   await m.stop();
   if (up !== K) console.error(`${name}: only ${up}/${K} targets up`);
   const n = series();
-  return { system: name, samplesPerS: samples / WINDOW, cpuPerMillion: cpu / (samples / 1e6), cpuCores: cpu / WINDOW, rssMiB: rss / 2 ** 20, series: n, rssPerSeries: rss / n };
+  return { system: name, samplesPerS: samples / WINDOW, cpuPerMillion: cpu / (samples / 1e6), cpuCores: cpu / WINDOW, rssMiB: rss / 2 ** 20, series: n, rssPerSeries: rss / n, heapPerSeries: (mu.heapUsed + mu.external - baseline) / n };
 }
 
 async function measurePrometheus(yaml: string): Promise<Row> {
@@ -174,6 +180,9 @@ async function main(): Promise<void> {
     await sleep(1);
     const yaml = await (await fetch(`http://127.0.0.1:${port}/config?interval=1s&timeout=1s`)).text();
     const rows: Row[] = [];
+    (globalThis as { gc?: () => void }).gc?.();
+    const mu0 = process.memoryUsage();
+    baseline = mu0.heapUsed + mu0.external;
     const noop = new CountingAppendable();
     rows.push(await measureVigil('Vigil scrape → no-op appender', noop, yaml, () => K * (M + 5)));
     (globalThis as { gc?: () => void }).gc?.();
@@ -189,13 +198,13 @@ async function main(): Promise<void> {
     }
     if (PEER) rows.push(await measurePrometheus(yaml));
     console.log(`\n# Scrape ingestion: ${K} targets × ${M} series at 1 s (window ${WINDOW} s after ${WARMUP} s warm-up, same simulator, same run)\n`);
-    console.log('| system | samples/s | CPU s per 1M samples | CPU cores | RSS MiB | active series | RSS bytes/series |');
-    console.log('|---|---|---|---|---|---|---|');
+    console.log('| system | samples/s | CPU s per 1M samples | CPU cores | RSS MiB | active series | RSS bytes/series | live heap bytes/series |');
+    console.log('|---|---|---|---|---|---|---|---|');
     for (const r of rows) {
-      console.log(`| ${r.system} | ${Math.round(r.samplesPerS).toLocaleString('en-US')} | ${r.cpuPerMillion.toFixed(2)} | ${r.cpuCores.toFixed(3)} | ${r.rssMiB.toFixed(0)} | ${r.series.toLocaleString('en-US')} | ${Math.round(r.rssPerSeries).toLocaleString('en-US')} |`);
+      console.log(`| ${r.system} | ${Math.round(r.samplesPerS).toLocaleString('en-US')} | ${r.cpuPerMillion.toFixed(2)} | ${r.cpuCores.toFixed(3)} | ${r.rssMiB.toFixed(0)} | ${r.series.toLocaleString('en-US')} | ${Math.round(r.rssPerSeries).toLocaleString('en-US')} | ${r.heapPerSeries === undefined ? 'n/a' : Math.round(r.heapPerSeries).toLocaleString('en-US')} |`);
     }
     console.log('\nReference (../shared/bench/results-peers.md, full harness, median of 3): Prometheus 1.80 CPU-s/1M samples, 3.8 KB RSS/series; VictoriaMetrics 2.36 CPU-s, 1.36 KB.');
-    console.log('Vigil rows measure this process (the simulator is a separate process); the TSDB row includes the no-op row\'s work plus storage. RSS of the Vigil rows includes the Node.js runtime (~50 MiB) and whatever the earlier row left.');
+    console.log('Vigil rows measure this process (the simulator is a separate process); the TSDB row includes the no-op row\'s work plus storage. RSS of the Vigil rows includes the Node.js runtime (~50 MiB) and whatever the earlier row left; live heap = heap used + external after a full GC, minus the start-up baseline (the TSDB row includes what the no-op row left).');
   } finally {
     sim.kill('SIGTERM');
   }
