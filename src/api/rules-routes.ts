@@ -71,7 +71,7 @@ export function registerRulesRoutes(app: Hono, deps: ApiDeps): void {
         throw new ApiError('bad_data', `invalid parameter "match[]": ${(e as Error).message}`);
       }
     }
-    const filtered = typ !== '' || rnSet.size > 0 || rgSet.size > 0 || fSet.size > 0 || matcherSets.length > 0;
+    const newFilters = rnSet.size > 0 || rgSet.size > 0 || fSet.size > 0 || matcherSets.length > 0;
     const groups: unknown[] = [];
     for (const g of rules.groups()) {
       if (rgSet.size > 0 && !rgSet.has(g.name)) continue;
@@ -111,7 +111,10 @@ export function registerRulesRoutes(app: Hono, deps: ApiDeps): void {
           });
         }
       }
-      if (filtered && out.rules.length === 0) continue;
+      // With the filters Prometheus added after 2.42 (rule_name[], rule_group[], file[], match[]),
+      // a group whose rules were all filtered out is left out, as documented; with `type` alone,
+      // Prometheus 2.42 keeps it with `rules: []`.
+      if (newFilters && out.rules.length === 0) continue;
       groups.push(out);
     }
     return successResponse(c, { groups });
