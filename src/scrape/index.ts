@@ -16,4 +16,5 @@ export { Target, populateTargetLabels, targetUrl } from './target.ts';
 export type { TargetGroup } from './target.ts';
 export { StaticDiscovery, FileDiscovery, parseFileSd, expandFilePattern, FileSdError } from './discovery.ts';
 export { SeriesCache } from './cache.ts';
-export { scrapeJobsFromConfig } from './wiring.ts';
+export { scrapeJobsFromConfig, startScraping } from './wiring.ts';
+export type { ScrapeServiceOptions } from './wiring.ts';
