@@ -114,7 +114,7 @@ describe('query API', () => {
     assert.equal(r.status, 400);
     assert.deepEqual(r.body, { status: 'error', errorType: 'bad_data', error: 'invalid parameter "query": 1:6: parse error: expected type range vector in call to function "rate", got instant vector' });
     r = await get(app, `/api/v1/query?query=up&time=yesterday`);
-    assert.equal(r.body.error, 'invalid parameter "time": cannot parse "yesterday" to a valid timestamp');
+    assert.equal(r.body.error, 'invalid parameter "time": Invalid time value for \'time\': cannot parse "yesterday" to a valid timestamp');
     r = await get(app, `/api/v1/query_range?query=up&start=10&end=5&step=1`);
     assert.equal(r.body.error, 'invalid parameter "end": end timestamp must not be before start time');
     r = await get(app, `/api/v1/query_range?query=up&start=0&end=100&step=0`);
@@ -197,8 +197,22 @@ describe('query API', () => {
   it('metadata, exemplars, format_query and parse_query', async () => {
     let r = await get(app, '/api/v1/metadata');
     assert.deepEqual(r.body, { status: 'success', data: { http_requests_total: [{ type: 'counter', help: 'Requests.', unit: '' }] } });
+    r = await get(app, '/api/v1/metadata?limit=0');
+    assert.deepEqual(r.body, { status: 'success', data: {} });
+    r = await get(app, '/api/v1/metadata?limit=abc');
+    assert.deepEqual(r.body, { status: 'error', errorType: 'bad_data', error: 'limit must be a number' });
+    r = await get(app, '/api/v1/metadata?metric=nope');
+    assert.deepEqual(r.body, { status: 'success', data: {} });
     r = await get(app, `/api/v1/query_exemplars?query=up&start=0&end=1`);
     assert.deepEqual(r.body, { status: 'success', data: [] });
+    r = await get(app, `/api/v1/query_exemplars?query=${q('up(')}`);
+    assert.deepEqual(r.body, { status: 'error', errorType: 'bad_data', error: '1:4: parse error: unclosed left parenthesis' });
+    r = await get(app, `/api/v1/query_exemplars?query=up&start=abc`);
+    assert.deepEqual(r.body, {
+      status: 'error',
+      errorType: 'bad_data',
+      error: `invalid parameter "start": Invalid time value for 'start': cannot parse "abc" to a valid timestamp`,
+    });
     r = await get(app, `/api/v1/format_query?query=${q('sum(rate(foo{a="b"}[5m]))by(job)')}`);
     assert.deepEqual(r.body, { status: 'success', data: 'sum by (job) (rate(foo{a="b"}[5m]))' });
     r = await get(app, `/api/v1/format_query?query=${q('foo +')}`);

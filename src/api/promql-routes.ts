@@ -92,7 +92,7 @@ function parseTimeParam(p: Params, name: string, def: number): number {
   try {
     return parseApiTime(v);
   } catch (e) {
-    throw invalidParam(name, e);
+    throw invalidParam(name, `Invalid time value for '${name}': ${errorMessage(e)}`);
   }
 }
 
@@ -103,6 +103,14 @@ function parseLimit(p: Params, name = 'limit'): number {
   const n = Number(s);
   if (n < 0) throw invalidParam(name, 'limit must be non-negative');
   return n;
+}
+
+/** Metadata limits: absent means no limit (-1); 0 yields an empty result, like Prometheus. */
+function parseMetadataLimit(p: Params, name: string): number {
+  const s = p.get(name);
+  if (s === '') return -1;
+  if (!/^[+-]?\d+$/.test(s)) throw new ParamError('bad_data', `${name} must be a number`);
+  return Number(s);
 }
 
 function parseTimeout(p: Params): number | undefined {
@@ -286,17 +294,17 @@ export function registerPromqlRoutes(app: Hono, deps: ApiDeps): void {
   app.get('/api/v1/metadata', async (c) => {
     try {
       const p = await params(c);
-      const limit = parseLimit(p);
-      const perMetric = parseLimit(p, 'limit_per_metric');
+      const limit = parseMetadataLimit(p, 'limit');
+      const perMetric = parseMetadataLimit(p, 'limit_per_metric');
       const metric = p.get('metric');
       const all = q.metadata?.() ?? new Map();
       const out: Record<string, unknown> = {};
       let n = 0;
       for (const name of [...all.keys()].sort()) {
         if (metric !== '' && name !== metric) continue;
-        if (limit > 0 && n >= limit) break;
+        if (limit >= 0 && n >= limit) break;
         const entries = all.get(name)!;
-        out[name] = perMetric > 0 ? entries.slice(0, perMetric) : entries;
+        out[name] = perMetric >= 0 ? entries.slice(0, perMetric) : entries;
         n++;
       }
       return json(c, JSON.stringify(out));
@@ -310,10 +318,11 @@ export function registerPromqlRoutes(app: Hono, deps: ApiDeps): void {
       const p = await params(c);
       parseTimeParam(p, 'start', MIN_TIME_MS);
       parseTimeParam(p, 'end', MAX_TIME_MS);
+      // Prometheus reports exemplar query parse errors without the parameter prefix.
       try {
         q.engine.parse(p.get('query'));
       } catch (e) {
-        throw invalidParam('query', e);
+        throw new ParamError('bad_data', errorMessage(e));
       }
       // Vigil does not store exemplars yet: the result is always empty.
       return json(c, '[]');
