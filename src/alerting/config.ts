@@ -256,8 +256,9 @@ function amUrl() {
   });
 }
 
+/** A URL that is a secret. `<secret>` is accepted as Alertmanager accepts it (a configuration printed back by an API). */
 function secretUrl() {
-  return amUrl().transform((v) => Secret.inline(v));
+  return z.union([z.literal(SECRET_PLACEHOLDER), amUrl()]).transform((v) => Secret.inline(v));
 }
 
 const tlsSchema = z
@@ -394,9 +395,9 @@ const matchReMap = () =>
   z.record(z.string(), z.union([z.string(), z.number()]).transform(String)).superRefine((rec, ctx) => {
     for (const [k, v] of Object.entries(rec)) {
       try {
-        amMatcher('=~', k, v);
+        amMatcher('=~', k, `^(?:${v})$`);
       } catch (e) {
-        ctx.addIssue({ code: 'custom', message: errorMessage(e).replace(/`$/, '').replace(/: `(.*)$/, ': `^(?:$1)$`'), path: [k] });
+        ctx.addIssue({ code: 'custom', message: errorMessage(e), path: [k] });
       }
     }
   });
