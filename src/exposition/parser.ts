@@ -272,7 +272,7 @@ export class ExpositionParser {
     const end = this.end;
     const om = this.format === 'openmetrics';
     const p = om || this.eofSeen ? this.pos : this.skipWs(this.pos);
-    if (len > 0 && p + len < end && b[p] === key[off] && b[p + len - 1] === key[off + len - 1]) {
+    if (len > 0 && p + len < end && b[p] === key[off] && b[p + len - 1] === key[off + len - 1] && (b[p] === 123 || isMetricNameStart(b[p]!))) {
       let i = 1;
       while (i < len && b[p + i] === key[off + i]) i++;
       if (i === len) {
