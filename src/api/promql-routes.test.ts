@@ -123,7 +123,10 @@ describe('query API', () => {
     assert.equal(r.status, 400);
     assert.equal(r.body.error, 'exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)');
     r = await get(app, `/api/v1/query_range?query=${q('up[5m]')}&start=0&end=100&step=10`);
-    assert.equal(r.body.error, 'invalid parameter "query": invalid expression type "range vector" for range query, must be Scalar or instant Vector');
+    // Prometheus 2.x reports range-query parse and type errors without the parameter prefix.
+    assert.equal(r.body.error, 'invalid expression type "range vector" for range query, must be Scalar or instant Vector');
+    r = await get(app, `/api/v1/query_range?query=${q('up(')}&start=0&end=100&step=10`);
+    assert.deepEqual(r.body, { status: 'error', errorType: 'bad_data', error: '1:4: parse error: unclosed left parenthesis' });
     r = await get(app, `/api/v1/query_range?query=up&end=100&step=10`);
     assert.equal(r.body.error, 'invalid parameter "start": cannot parse "" to a valid timestamp');
     r = await get(app, `/api/v1/query?query=up&limit=-1`);
@@ -179,6 +182,12 @@ describe('query API', () => {
     r = await get(app, '/api/v1/series');
     assert.deepEqual(r.body, { status: 'error', errorType: 'bad_data', error: 'no match[] parameter provided' });
     r = await get(app, `/api/v1/series?match[]=${q('{job=~".*"}')}`);
+    assert.equal(r.body.error, 'invalid parameter "match[]": match[] must contain at least one non-empty matcher');
+    r = await get(app, `/api/v1/series?match[]=${q('up{')}`);
+    assert.equal(r.body.error, 'invalid parameter "match[]": 1:4: parse error: unexpected end of input inside braces');
+    r = await get(app, `/api/v1/labels?match[]=${q('up{')}`);
+    assert.deepEqual(r.body, { status: 'error', errorType: 'bad_data', error: '1:4: parse error: unexpected end of input inside braces' });
+    r = await get(app, `/api/v1/label/job/values?match[]=${q('{job=""}')}`);
     assert.equal(r.body.error, 'match[] must contain at least one non-empty matcher');
     r = await get(app, '/api/v1/labels');
     assert.deepEqual(r.body.data, ['__name__', 'code', 'instance', 'job', 'label.with.dots']);

@@ -11,7 +11,7 @@ import type { Queryable, SeriesSet } from '../storage/index.ts';
 import { mergeSeriesSets } from '../storage/index.ts';
 import {
   BadQueryError, ParseError, QueryCanceledError, QueryError, QueryStorageError, QueryTimeoutError, TooManySamplesError, astToJson, formatQuery, labelsJson, parseMetricSelector,
-  queryDataJson, seriesCount, type Engine, type QueryResult,
+  queryDataJson, seriesCount, type Engine, type Expr, type QueryResult,
 } from '../promql/index.ts';
 import type { ApiDeps } from './deps.ts';
 import { errorResponse, type ApiErrorType } from './errors.ts';
@@ -133,18 +133,23 @@ function parseLookback(p: Params): number | undefined {
   }
 }
 
-/** Parses `match[]` values; each set needs one matcher that does not match the empty string. */
-function parseMatchers(values: readonly string[]): Matcher[][] {
+/**
+ * Parses `match[]` values; each set needs one matcher that does not match the empty string.
+ * `/api/v1/series` prefixes errors with the parameter name (`wrap`), labels and label values do
+ * not (as in Prometheus).
+ */
+function parseMatchers(values: readonly string[], wrap: boolean): Matcher[][] {
+  const fail = (e: unknown): ParamError => (wrap ? invalidParam('match[]', e) : new ParamError('bad_data', errorMessage(e)));
   const sets: Matcher[][] = [];
   for (const v of values) {
     try {
       sets.push(parseMetricSelector(v));
     } catch (e) {
-      throw invalidParam('match[]', e);
+      throw fail(e);
     }
   }
   for (const ms of sets) {
-    if (!ms.some((m) => !m.matchesEmpty)) throw new ParamError('bad_data', 'match[] must contain at least one non-empty matcher');
+    if (!ms.some((m) => !m.matchesEmpty)) throw fail('match[] must contain at least one non-empty matcher');
   }
   return sets;
 }
@@ -205,7 +210,16 @@ export function registerPromqlRoutes(app: Hono, deps: ApiDeps): void {
       }
       const timeoutMs = parseTimeout(p);
       const lookbackDeltaMs = parseLookback(p);
-      const r = await q.engine.rangeQuery(q.queryable, p.get('query'), start, end, step, { timeoutMs, lookbackDeltaMs, signal: c.req.raw.signal });
+      let expr: Expr;
+      try {
+        expr = q.engine.parse(p.get('query'));
+      } catch (e) {
+        // Prometheus 2.x reports range-query parse errors without the parameter prefix.
+        throw new ParamError('bad_data', errorMessage(e));
+      }
+      const r = await q.engine.rangeQuery(q.queryable, expr, start, end, step, { timeoutMs, lookbackDeltaMs, signal: c.req.raw.signal }).catch((e: unknown) => {
+        throw e instanceof BadQueryError ? new ParamError('bad_data', e.message) : e;
+      });
       return queryResponse(c, r, limit);
     } catch (e) {
       return engineError(c, e);
@@ -221,7 +235,7 @@ export function registerPromqlRoutes(app: Hono, deps: ApiDeps): void {
       const limit = parseLimit(p);
       const start = parseTimeParam(p, 'start', MIN_TIME_MS);
       const end = parseTimeParam(p, 'end', MAX_TIME_MS);
-      const sets = parseMatchers(p.all('match[]'));
+      const sets = parseMatchers(p.all('match[]'), true);
       const querier = q.queryable.querier(start, end);
       try {
         const results: SeriesSet[] = [];
@@ -250,7 +264,7 @@ export function registerPromqlRoutes(app: Hono, deps: ApiDeps): void {
       const limit = parseLimit(p);
       const start = parseTimeParam(p, 'start', MIN_TIME_MS);
       const end = parseTimeParam(p, 'end', MAX_TIME_MS);
-      const sets = parseMatchers(p.all('match[]'));
+      const sets = parseMatchers(p.all('match[]'), false);
       const querier = q.queryable.querier(start, end);
       try {
         const names = new Set<string>();
@@ -276,7 +290,7 @@ export function registerPromqlRoutes(app: Hono, deps: ApiDeps): void {
       const limit = parseLimit(p);
       const start = parseTimeParam(p, 'start', MIN_TIME_MS);
       const end = parseTimeParam(p, 'end', MAX_TIME_MS);
-      const sets = parseMatchers(p.all('match[]'));
+      const sets = parseMatchers(p.all('match[]'), false);
       const querier = q.queryable.querier(start, end);
       try {
         const values = new Set<string>();
