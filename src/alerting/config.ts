@@ -925,7 +925,7 @@ function finish(am: RawAm, ctx: z.RefinementCtx, source: string): AlertmanagerCo
           smarthost: smart ? splitSmarthost(smart) : { host: '', port: 0 },
           authUsername, authPassword: e.auth_password ?? e.auth_password_file ?? global.smtpAuthPassword,
           authSecret: e.auth_secret ?? global.smtpAuthSecret, authIdentity: e.auth_identity ?? global.smtpAuthIdentity,
-          headers, html: e.html ?? (e.text === undefined ? EMAIL_DEFAULT_HTML : ''), text: e.text ?? '', requireTls: e.require_tls ?? global.smtpRequireTls, tls: e.tls_config ?? DEFAULT_TLS,
+          headers, html: e.html ?? EMAIL_DEFAULT_HTML, text: e.text ?? '', requireTls: e.require_tls ?? global.smtpRequireTls, tls: e.tls_config ?? DEFAULT_TLS,
         };
       }),
     };

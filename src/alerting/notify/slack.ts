@@ -9,10 +9,13 @@ import { NotifyError } from '../errors.ts';
 import { httpRequest } from './http.ts';
 import { checkResponse, renderer, templateData, type Integration, type IntegrationEnv, type NotifyContext } from './integration.ts';
 
+/** Alertmanager's attachment fields without `omitempty`: always present, even when empty. */
+const ALWAYS = new Set(['text', 'fallback', 'callback_id', 'footer']);
+
 function omitEmpty(o: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) {
-    if (v === '' || v === undefined || v === false || (Array.isArray(v) && v.length === 0)) continue;
+    if (!ALWAYS.has(k) && (v === '' || v === undefined || v === false || (Array.isArray(v) && v.length === 0))) continue;
     out[k] = v;
   }
   return out;
