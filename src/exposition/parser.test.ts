@@ -244,8 +244,12 @@ describe('OpenMetrics 1.0: accepted', () => {
     assert.equal(r.samples[3]!.exemplar?.value, 1.5);
   });
 
-  test('_created: a sample, and the start timestamp of its family', () => {
-    const text = '# TYPE c counter\nc_total{a="1"} 5\nc_created{a="1"} 1000.5\nc_total{a="2"} 6\n# TYPE g gauge\ng_created 1\n# EOF\n';
+  test('_created: a sample, and the start timestamp of its family wherever it sits', () => {
+    const text =
+      '# TYPE c counter\nc_total{a="1"} 5\nc_created{a="1"} 1000.5\nc_total{a="2"} 6\n' +
+      '# TYPE h histogram\nh_created 2000\nh_bucket{le="1"} 1\nh_bucket{le="+Inf"} 2\nh_count 2\nh_sum 1\n' +
+      '# TYPE s summary\ns_count 1\ns_sum 2\ns_created 3000\ns{quantile="0.5"} 1\n' +
+      '# TYPE g gauge\ng_created 1\n# EOF\n';
     const p = new ExpositionParser('openmetrics', text);
     const cts: Array<[string, number | undefined]> = [];
     for (let e = p.next(); e !== Entry.End; e = p.next()) if (e === Entry.Series) cts.push([p.labels().toString(), p.createdTimestamp()]);
@@ -253,6 +257,15 @@ describe('OpenMetrics 1.0: accepted', () => {
       ['{__name__="c_total", a="1"}', 1000500],
       ['{__name__="c_created", a="1"}', undefined],
       ['{__name__="c_total", a="2"}', undefined],
+      ['{__name__="h_created"}', undefined],
+      ['{__name__="h_bucket", le="1.0"}', 2000000],
+      ['{__name__="h_bucket", le="+Inf"}', 2000000],
+      ['{__name__="h_count"}', 2000000],
+      ['{__name__="h_sum"}', 2000000],
+      ['{__name__="s_count"}', 3000000],
+      ['{__name__="s_sum"}', 3000000],
+      ['{__name__="s_created"}', undefined],
+      ['{__name__="s", quantile="0.5"}', 3000000],
       ['{__name__="g_created"}', undefined],
     ]);
   });

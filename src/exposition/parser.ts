@@ -216,6 +216,9 @@ export class ExpositionParser {
   private curType: MetricType = 'unknown';
   private lastEscaped = 0;
   private lastValue = 0.5;
+  /** OpenMetrics: where the lines after the last TYPE start (for `createdTimestamp`). */
+  private familyStart = -1;
+  private familyStartLine = 1;
 
   constructor(format: ExpositionFormat, input: string | Uint8Array = EMPTY, opts?: ResetOptions) {
     this.format = format;
@@ -234,6 +237,7 @@ export class ExpositionParser {
       this.curType = 'unknown';
       this.eofSeen = false;
     }
+    this.familyStart = -1;
     if (typeof input !== 'string') validateExpositionUtf8(b, this.format, this.lineNo);
     this.buf = b;
     this.pos = 0;
@@ -467,29 +471,31 @@ export class ExpositionParser {
   }
 
   /**
-   * OpenMetrics: the start time (ms) given by a `<family>_created` sample with the same labels
-   * that follows the current sample inside its family, or undefined. Looks ahead without moving
-   * the parser; O(family size) per call, meant for importers, not for the scrape hot path.
+   * OpenMetrics: the start time (ms) given by the `<family>_created` sample with the same labels
+   * (`le`/`quantile` aside) anywhere in the current sample's family (before or after it), or
+   * undefined. Looks around without moving the parser; O(family size) per call, meant for
+   * importers, not for the scrape hot path.
    */
   createdTimestamp(): number | undefined {
-    if (this.format !== 'openmetrics') return undefined;
+    if (this.format !== 'openmetrics' || this.familyStart < 0) return undefined;
     const t = this.curType;
     if (t !== 'counter' && t !== 'histogram' && t !== 'summary' && t !== 'gaugehistogram') return undefined;
     const name = this.metricName();
-    if (name.endsWith('_created')) return undefined;
     const family = familyOf(name, t);
+    if (name === family + '_created') return undefined;
     const mine = withoutBucketLabels(this.labelPairs());
     const peek = new ExpositionParser('openmetrics');
     peek.buf = this.buf;
-    peek.pos = this.pos;
+    peek.pos = this.familyStart;
     peek.end = this.end;
     peek.final = false;
     peek.curType = this.curType;
-    peek.lineNo = this.lineNo;
-    peek.lineStart = this.lineStart;
+    peek.lineNo = this.familyStartLine;
+    peek.lineStart = this.familyStart;
     try {
       for (;;) {
         const e = peek.next();
+        if (e === Entry.Help || e === Entry.Unit) continue;
         if (e !== Entry.Series) return undefined;
         const n = peek.metricName();
         if (familyOf(n, t) !== family) return undefined;
@@ -912,6 +918,8 @@ export class ExpositionParser {
       if (t === undefined) throw this.errAt(this.textStart, `invalid metric type ${JSON.stringify(w)} (valid: counter, gauge, histogram, gaugehistogram, summary, info, stateset, unknown)`);
       this.entryType = t;
       this.curType = t;
+      this.familyStart = eol + 1;
+      this.familyStartLine = this.lineNo + 1;
     } else if (kind === Entry.Unit && this.textEnd > this.textStart) {
       const m = this.metaName();
       const u = this.unitText();
