@@ -358,3 +358,47 @@ describe('chunked parsing', () => {
     assert.throws(() => p.next(), (e: unknown) => e instanceof ExpositionParseError && e.line === 4);
   });
 });
+
+describe('parseExpositionStream', () => {
+  const make = (n: number) => {
+    let s = '# TYPE m counter\n# HELP m Things.\n';
+    for (let i = 0; i < n; i++) s += `m_total{i="${i}",pad="${'x'.repeat(i % 50)}"} ${i} ${1700000000 + i}.5\n`;
+    return s + '# EOF\n';
+  };
+
+  test('chunks cut at line boundaries give the same samples as one parse, with bounded chunks', async () => {
+    const { Readable } = await import('node:stream');
+    const { parseExpositionStream } = await import('./index.ts');
+    const text = make(20000);
+    const whole = parseExposition(text, 'openmetrics').samples;
+    const bytes = Buffer.from(text);
+    const pieces: Buffer[] = [];
+    for (let i = 0; i < bytes.length; i += 7777) pieces.push(bytes.subarray(i, i + 7777));
+    let n = 0;
+    let sumTs = 0;
+    let progressCalls = 0;
+    const r = await parseExpositionStream(Readable.from(pieces), 'openmetrics', (p, e) => {
+      if (e !== Entry.Series) return;
+      n++;
+      sumTs += p.timestamp;
+      assert.equal(p.currentType(), 'counter');
+    }, { chunkBytes: 64 * 1024, onProgress: () => void progressCalls++ });
+    assert.equal(n, whole.length);
+    assert.equal(sumTs, whole.reduce((a, s) => a + s.timestamp!, 0));
+    assert.equal(r.bytes, bytes.length);
+    assert.ok(progressCalls > 10);
+  });
+
+  test('an error deep in the stream names its absolute line; a missing # EOF is reported at the end', async () => {
+    const { Readable } = await import('node:stream');
+    const { parseExpositionStream } = await import('./index.ts');
+    const lines = make(5000).split('\n');
+    lines[4000] = 'm_total{i="oops} 1';
+    await assert.rejects(
+      parseExpositionStream(Readable.from([Buffer.from(lines.join('\n'))]), 'openmetrics', () => {}, { chunkBytes: 4096 }),
+      (e: unknown) => e instanceof ExpositionParseError && e.line === 4001,
+    );
+    const noEof = make(100).replace('# EOF\n', '');
+    await assert.rejects(parseExpositionStream(Readable.from([Buffer.from(noEof)]), 'openmetrics', () => {}, { chunkBytes: 1024 }), /data does not end with # EOF/);
+  });
+});
