@@ -180,10 +180,43 @@ export class ByteReader {
   string(): string {
     const n = this.uvarint();
     this.need(n);
-    const s = TEXT_DECODER.decode(this.buf.subarray(this.pos, this.pos + n));
+    const s = decodeUtf8(this.buf, this.pos, this.pos + n);
     this.pos += n;
     return s;
   }
+}
+
+/** UTF-8 bytes [start, end) as a string; short ASCII strings avoid the decoder's call overhead. */
+export function decodeUtf8(buf: Uint8Array, start: number, end: number): string {
+  const n = end - start;
+  if (n <= 24) {
+    let ascii = true;
+    for (let i = start; i < end; i++) {
+      if (buf[i]! >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) {
+      switch (n) {
+        case 0:
+          return '';
+        case 1:
+          return String.fromCharCode(buf[start]!);
+        case 2:
+          return String.fromCharCode(buf[start]!, buf[start + 1]!);
+        case 3:
+          return String.fromCharCode(buf[start]!, buf[start + 1]!, buf[start + 2]!);
+        default: {
+          let s = '';
+          for (let i = start; i < end; i++) s += String.fromCharCode(buf[i]!);
+          return s;
+        }
+      }
+    }
+  }
+  if (Buffer.isBuffer(buf)) return buf.toString('utf8', start, end);
+  return TEXT_DECODER.decode(buf.subarray(start, end));
 }
 
 // ---- CRC-32 ----

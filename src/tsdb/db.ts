@@ -35,7 +35,6 @@ import { FileOps, dirBytes, syncDir, type WriteHook } from './fsops.ts';
 import { APPEND_OK, Head, SLOT_SPACE, type HeadSeries } from './head.ts';
 import { ConcatIterator } from './iterators.ts';
 import { SampleCollector, mergeBlocks, yieldLoop } from './compact.ts';
-import { F_T, F_V, U_PIDX, U_POWNER } from './xor.ts';
 import { registerTsdbMetrics, type TsdbMetrics } from './metrics.ts';
 import { checkpointDirName, writeSnapshot } from './snapshot.ts';
 import { WalWriter, listCheckpoints, listSegments, segmentName } from './wal.ts';
@@ -169,11 +168,11 @@ class TsdbAppender implements Appender {
     }
     const st = head.st;
     const uo = s * 16;
-    const own = st.i[uo + U_POWNER] === this.id;
-    const lastT = own ? this.ts[st.i[uo + U_PIDX]!]! : st.f[s * 8 + F_T]!;
+    const own = st.i[uo + 14 /* U_POWNER */] === this.id;
+    const lastT = own ? this.ts[st.i[uo + 15 /* U_PIDX */]!]! : st.f[s * 8 + 0 /* F_T */]!;
     if (t <= lastT) {
       if (t === lastT) {
-        const lastV = own ? this.vs[st.i[uo + U_PIDX]!]! : st.f[s * 8 + F_V]!;
+        const lastV = own ? this.vs[st.i[uo + 15 /* U_PIDX */]!]! : st.f[s * 8 + 2 /* F_V */]!;
         if (sameBits(v, lastV)) return head.refOf(s);
         head.duplicates++;
         throw ERR_DUPLICATE;
@@ -186,8 +185,8 @@ class TsdbAppender implements Appender {
     this.slots[n] = s;
     this.ts[n] = t;
     this.vs[n] = v;
-    st.i[uo + U_POWNER] = this.id;
-    st.i[uo + U_PIDX] = n;
+    st.i[uo + 14 /* U_POWNER */] = this.id;
+    st.i[uo + 15 /* U_PIDX */] = n;
     this.n = n + 1;
     return head.refOf(s);
   }

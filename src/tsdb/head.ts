@@ -493,12 +493,12 @@ export class Head {
     const f = st.f;
     const fo = s * 8;
     const uo = s * 16;
-    const lastT = f[fo + F_T]!;
+    const lastT = f[fo + 0 /* F_T */]!;
     const t = ts[k]!;
     if (t <= lastT) {
       if (t === lastT) {
         f64[0] = vs[k]!;
-        if (u32[0] === st.u[uo + U_VLO] && u32[1] === st.u[uo + U_VHI]) return APPEND_DUPLICATE_SAME;
+        if (u32[0] === st.u[uo + 4 /* U_VLO */] && u32[1] === st.u[uo + 5 /* U_VHI */]) return APPEND_DUPLICATE_SAME;
         this.duplicates++;
         return APPEND_DUPLICATE;
       }
@@ -509,16 +509,16 @@ export class Head {
       this.outOfBounds++;
       return APPEND_OUT_OF_BOUNDS;
     }
-    const ncap = st.u[uo + U_NCAP]!;
+    const ncap = st.u[uo + 10 /* U_NCAP */]!;
     const n = ncap & 0xffff;
     if (n === 0) {
       this.openChunk(s, ts, vs, k);
-    } else if (n >= this.samplesPerChunk || t >= (Math.floor(f[fo + F_MINT]! / this.chunkRange) + 1) * this.chunkRange) {
+    } else if (n >= this.samplesPerChunk || t >= (Math.floor(f[fo + 3 /* F_MINT */]! / this.chunkRange) + 1) * this.chunkRange) {
       this.sealOpen(s);
       this.openChunk(s, ts, vs, k);
     } else {
-      let loc = st.i[uo + U_LOC]!;
-      if (st.u[uo + U_BITS]! + (MAX_SAMPLE_BITS + 64) > (ncap >>> 16) * 32) loc = this.growOpen(s, loc);
+      let loc = st.i[uo + 9 /* U_LOC */]!;
+      if (st.u[uo + 8 /* U_BITS */]! + (MAX_SAMPLE_BITS + 64) > (ncap >>> 16) * 32) loc = this.growOpen(s, loc);
       xorNext(st, s, this.slab.pages[loc >>> 16]!, loc & 0xffff, ts, vs, k);
     }
     if (t > this.maxT) this.maxT = t;

@@ -152,19 +152,30 @@ export class WalWriter {
     w.u32At(start + 5, crc32(w.buf.subarray(start + HEADER, w.pos)));
   }
 
-  /** Queues a series record. */
+  /** Start of the series record being filled in `control` (-1: none); closed before any other record. */
+  private openSeries = -1;
+
+  /** Queues a series (consecutive series share one record). */
   logSeries(ref: number, pairs: readonly string[]): void {
     const w = this.control;
-    const start = this.begin(w, REC_SERIES);
+    if (this.openSeries < 0) this.openSeries = this.begin(w, REC_SERIES);
     w.f64(ref);
     w.uvarint(pairs.length >> 1);
     for (const s of pairs) w.string(s);
-    this.end(w, start);
+    // Keep records small enough to be read and checked in one piece.
+    if (w.pos - this.openSeries > 1 << 20) this.closeSeries();
     this.schedule();
+  }
+
+  private closeSeries(): void {
+    if (this.openSeries < 0) return;
+    this.end(this.control, this.openSeries);
+    this.openSeries = -1;
   }
 
   /** Queues a delete record. */
   logDelete(refs: readonly number[], startT: number, endT: number): void {
+    this.closeSeries();
     const w = this.control;
     const start = this.begin(w, REC_DELETE);
     w.f64(startT);
@@ -213,6 +224,7 @@ export class WalWriter {
   /** Writes everything queued now (synchronously), then applies and resolves the commits. */
   flush(): void {
     if (this.syncing) return;
+    this.closeSeries();
     const commits = this.commits;
     const hasData = this.control.pos > 0 || this.samples.pos > 0;
     if (!hasData && commits.length === 0) return;

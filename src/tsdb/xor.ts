@@ -65,7 +65,8 @@ export class SeriesState {
   static readonly BYTES_PER_SLOT = 64;
 }
 
-// Float64 fields (index slot * 8 + F_*).
+// Float64 fields (index slot * 8 + F_*). Hot functions use the numbers with the name in a
+// comment: module constants cost a context load per use there.
 /** Last timestamp appended (ms; -Infinity before the first). */
 export const F_T = 0;
 /** Last timestamp delta (ms). */
@@ -103,15 +104,15 @@ export function xorFirst(st: SeriesState, s: number, w: Uint32Array, base: numbe
   const u = st.u;
   const fo = s * 8;
   const uo = s * 16;
-  f[fo + F_T] = t;
-  f[fo + F_DELTA] = 0;
-  f[fo + F_V] = v;
-  f[fo + F_MINT] = t;
-  w[base] = u[uo + U_VHI]!;
-  w[base + 1] = u[uo + U_VLO]!;
-  u[uo + U_BITS] = 64;
-  u[uo + U_NCAP] = (u[uo + U_NCAP]! & 0xffff0000) | 1;
-  u[uo + U_LT] = 0xff;
+  f[fo + 0 /* F_T */] = t;
+  f[fo + 1 /* F_DELTA */] = 0;
+  f[fo + 2 /* F_V */] = v;
+  f[fo + 3 /* F_MINT */] = t;
+  w[base] = u[uo + 5 /* U_VHI */]!;
+  w[base + 1] = u[uo + 4 /* U_VLO */]!;
+  u[uo + 8 /* U_BITS */] = 64;
+  u[uo + 10 /* U_NCAP */] = (u[uo + 10 /* U_NCAP */]! & 0xffff0000) | 1;
+  u[uo + 11 /* U_LT */] = 0xff;
 }
 
 /**
@@ -126,10 +127,10 @@ export function xorNext(st: SeriesState, s: number, w: Uint32Array, base: number
   const u = st.u;
   const fo = s * 8;
   const uo = s * 16;
-  let p = u[uo + U_BITS]!;
-  const lastT = f[fo + F_T]!;
+  let p = u[uo + 8 /* U_BITS */]!;
+  const lastT = f[fo + 0 /* F_T */]!;
   const delta = t - lastT;
-  const dod = delta - f[fo + F_DELTA]!;
+  const dod = delta - f[fo + 1 /* F_DELTA */]!;
   if (dod === 0) {
     p += 1;
   } else if (dod >= -64 && dod <= 63) {
@@ -146,21 +147,21 @@ export function xorNext(st: SeriesState, s: number, w: Uint32Array, base: number
     put(w, base, p + 20, dod >>> 0, 32);
     p += 52;
   }
-  f[fo + F_T] = t;
-  f[fo + F_DELTA] = delta;
+  f[fo + 0 /* F_T */] = t;
+  f[fo + 1 /* F_DELTA */] = delta;
 
-  const plo = u[uo + U_VLO]!;
-  const phi = u[uo + U_VHI]!;
-  f[fo + F_V] = v;
-  const xlo = u[uo + U_VLO]! ^ plo;
-  const xhi = u[uo + U_VHI]! ^ phi;
+  const plo = u[uo + 4 /* U_VLO */]!;
+  const phi = u[uo + 5 /* U_VHI */]!;
+  f[fo + 2 /* F_V */] = v;
+  const xlo = u[uo + 4 /* U_VLO */]! ^ plo;
+  const xhi = u[uo + 5 /* U_VHI */]! ^ phi;
   if ((xlo | xhi) === 0) {
     p += 1;
   } else {
     let lead = xhi !== 0 ? Math.clz32(xhi) : 32 + Math.clz32(xlo);
     const trail = xlo !== 0 ? 31 - Math.clz32(xlo & -xlo) : 63 - Math.clz32(xhi & -xhi);
     if (lead > 31) lead = 31;
-    const lt = u[uo + U_LT]!;
+    const lt = u[uo + 11 /* U_LT */]!;
     const pl = lt & 0xff;
     const pt = lt >>> 8;
     let shift: number;
@@ -177,7 +178,7 @@ export function xorNext(st: SeriesState, s: number, w: Uint32Array, base: number
       sig = 64 - lead - trail;
       hdr = (0b11 << 11) | (lead << 6) | (sig & 63);
       hdrBits = 13;
-      u[uo + U_LT] = lead | (trail << 8);
+      u[uo + 11 /* U_LT */] = lead | (trail << 8);
     }
     // The meaningful bits, right-aligned: rhi holds the bits above the low 32.
     let rhi: number;
@@ -211,8 +212,8 @@ export function xorNext(st: SeriesState, s: number, w: Uint32Array, base: number
     }
     p += hdrBits + sig;
   }
-  u[uo + U_BITS] = p;
-  u[uo + U_NCAP] = u[uo + U_NCAP]! + 1;
+  u[uo + 8 /* U_BITS */] = p;
+  u[uo + 10 /* U_NCAP */] = u[uo + 10 /* U_NCAP */]! + 1;
 }
 
 /** Writes the low n bits (1..32) of x at bit p; bits of x above n must be zero unless n = 32. */
