@@ -170,6 +170,18 @@ export class ScrapeLoop {
 
   /** One scrape, start to commit. Never throws; the outcome is in health/lastError. */
   async scrapeOnce(): Promise<void> {
+    try {
+      await this.scrapeAndAppend();
+    } catch (e) {
+      // The store failed (closed, disk error): the target's state says so; the loop goes on.
+      this.opts.stats.failedScrapes++;
+      this.health = 'down';
+      this.lastError = `storing the scrape failed: ${errorMessage(e)}`;
+      this.opts.logger.warn({ target: this.target.url, job: this.job.name, err: errorMessage(e) }, 'storing a scrape failed');
+    }
+  }
+
+  private async scrapeAndAppend(): Promise<void> {
     const { clock, stats, logger } = this.opts;
     const start = clock.now();
     stats.scrapes++;

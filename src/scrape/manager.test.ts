@@ -99,3 +99,33 @@ describe('scrape service', () => {
     }
   });
 });
+
+describe('a failing store', () => {
+  test('append and commit errors mark the target down and the loop keeps going', async () => {
+    const s = await startTestServer((_q, r) => {
+      r.writeHead(200, { 'Content-Type': 'text/plain' });
+      r.end('x 1\n');
+    });
+    servers.push(s);
+    let broken = true;
+    const store = new MemoryStorage();
+    const flaky = {
+      appender: () => {
+        if (broken) throw new Error('disk full');
+        return store.appender();
+      },
+    };
+    const m = new ScrapeManager({ appendable: flaky, logger: silentLogger });
+    try {
+      await m.applyConfig(jobsFromYaml(`scrape_configs:\n  - job_name: s\n    scrape_interval: 100ms\n    scrape_timeout: 100ms\n    static_configs: [{targets: ['${s.hostPort}']}]\n`));
+      const loop = m.loops()[0]!;
+      await waitFor('a failed store', () => loop.health === 'down');
+      assert.equal(loop.lastError, 'storing the scrape failed: disk full');
+      broken = false;
+      await waitFor('recovery', () => loop.health === 'up');
+      await waitFor('samples', async () => (await storedSamples(store, 'x')).length === 1);
+    } finally {
+      await m.stop();
+    }
+  });
+});
