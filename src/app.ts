@@ -10,10 +10,14 @@ import type { Logger } from 'pino';
 import { CORE_SECTIONS, ConfigManager, serverSection, storageSection, type ConfigSection, type ReloadResult } from './config/index.ts';
 import { buildHttpApp, createSelfMetricsRegistry, HealthRegistry, listen, processHealthChecks, type ApiDeps, type BuildInfo } from './api/index.ts';
 import { errorMessage, formatDuration, VigilError } from './model/index.ts';
+import { openTsdb } from './tsdb/index.ts';
+import { Engine } from './promql/index.ts';
+import { scrapeConfigsSection, startScraping } from './scrape/index.ts';
+import { ProbeManager, probesSection } from './probes/index.ts';
 
 /** Every configuration section Vigil understands (modules append theirs here). */
 export function configSections(): ConfigSection[] {
-  return [...CORE_SECTIONS];
+  return [...CORE_SECTIONS, scrapeConfigsSection, probesSection];
 }
 
 /**
@@ -28,6 +32,15 @@ export function embeddedDefaultsYaml(listenAddress: string): string {
     '  evaluation_interval: 15s',
     'server:',
     `  listen_address: ${JSON.stringify(listenAddress)}`,
+    'scrape_configs:',
+    '  # Vigil monitors itself.',
+    '  - job_name: vigil',
+    '    static_configs:',
+    `      - targets: [${JSON.stringify(listenAddress)}]`,
+    'probes:',
+    '  # The host Vigil runs on (node_exporter metric names).',
+    '  host:',
+    '    - {}',
     '',
   ].join('\n');
 }
@@ -62,6 +75,14 @@ export interface RunningServer {
   reload(): Promise<ReloadResult>;
   /** Graceful stop, bounded by `server.shutdown_timeout`. Idempotent. */
   stop(): Promise<void>;
+}
+
+/** Scraped metadata first; probe metadata for the names no target exposes. */
+type Metadata = { type: string; help: string; unit: string };
+function mergeMetadata(scraped: Map<string, Metadata[]>, probes: Map<string, Metadata>): Map<string, Metadata[]> {
+  const out = new Map(scraped);
+  for (const [name, m] of probes) if (!out.has(name)) out.set(name, [m]);
+  return out;
 }
 
 interface Closer {
@@ -136,6 +157,28 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     closers.push({ name: 'health', close: () => proc.stop() });
     health.register(config.healthCheck());
 
+    // Storage: WAL replay happens here, before anything reads or writes.
+    const tsdb = await openTsdb({
+      dir: dataDir,
+      retentionTime: retentionTimeMs,
+      retentionSize: retentionSizeBytes,
+      logger: log.child({ component: 'tsdb' }),
+      registry,
+    });
+    closers.push({ name: 'tsdb', close: () => tsdb.close() });
+    tsdb.healthChecks().forEach((c) => health.register(c));
+
+    const engine = new Engine({ ...opts.query, registry });
+
+    // Collection: scrape loops and probes write through the storage appender.
+    const scrape = await startScraping({ config, appendable: tsdb, logger: log.child({ component: 'scrape' }), registry, health, userAgent: `Vigil/${opts.buildInfo.version}` });
+    closers.push({ name: 'scrape', close: () => scrape.stop() });
+    const probes = new ProbeManager({ appendable: tsdb, logger: log.child({ component: 'probes' }), registry, health });
+    await probes.applyConfig(cfg.get(probesSection));
+    config.subscribe('probes', (next) => probes.applyConfig(next.get(probesSection)));
+    probes.start();
+    closers.push({ name: 'probes', close: () => probes.stop() });
+
     let ready = false;
     const deps: ApiDeps = {
       logger: log.child({ component: 'web' }),
@@ -150,6 +193,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       dataDir,
       lifecycleEnabled: opts.lifecycleEnabled,
       requestShutdown: opts.onShutdownRequest,
+      adminApiEnabled: opts.adminApiEnabled,
+      tsdb,
+      promql: { engine, queryable: tsdb, metadata: () => mergeMetadata(scrape.metadataMap(), probes.metadata()) },
+      scrape,
     };
     void externalUrl;
 
