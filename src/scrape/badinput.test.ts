@@ -309,3 +309,42 @@ describe('bad input: target down, precise lastError, nothing stored, others unaf
     }
   });
 });
+
+describe('targets that do not speak HTTP', () => {
+  test('garbage bytes, an immediate close, a silent peer: down with a clear error, no crash', async () => {
+    const net = await import('node:net');
+    const behaviours: Record<string, (s: import('node:net').Socket) => void> = {
+      garbage: (s) => s.end('SSH-2.0-OpenSSH_9.2\r\n\r\n'),
+      close: (s) => s.destroy(),
+      silent: () => {},
+    };
+    const expected: Record<string, RegExp> = {
+      garbage: /^Get "http:\/\/127\.0\.0\.1:\d+\/metrics": malformed HTTP status line "SSH-2\.0-OpenSSH_9\.2"$/,
+      close: /^unexpected EOF|connection reset by peer/,
+      silent: /context deadline exceeded \(scrape_timeout 300ms\)$/,
+    };
+    for (const [name, behave] of Object.entries(behaviours)) {
+      const sockets: import('node:net').Socket[] = [];
+      const srv = net.createServer((s) => {
+        sockets.push(s);
+        s.on('error', () => {});
+        behave(s);
+      });
+      await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+      const port = (srv.address() as { port: number }).port;
+      const store = new MemoryStorage();
+      const m = new ScrapeManager({ appendable: store, logger: silentLogger });
+      try {
+        await m.applyConfig(jobsFromYaml(`scrape_configs:\n  - job_name: raw\n    scrape_interval: 300ms\n    scrape_timeout: 300ms\n    static_configs: [{targets: ['127.0.0.1:${port}']}]\n`));
+        const loop = m.loops()[0]!;
+        await waitFor(`${name}: scraped`, () => loop.health !== 'unknown');
+        assert.equal(loop.health, 'down', name);
+        assert.match(loop.lastError, expected[name]!, name);
+      } finally {
+        await m.stop();
+        for (const s of sockets) s.destroy();
+        await new Promise((r) => srv.close(r));
+      }
+    }
+  });
+});
