@@ -59,8 +59,9 @@ describe('GET /api/v1/targets and /api/v1/targets/metadata', () => {
     assert.equal(body.data.droppedTargets.length, 1);
     assert.equal((body.data.droppedTargets[0]!.discoveredLabels as Record<string, string>).job, 'other');
 
-    const onlyDropped = (await (await app.request('/api/v1/targets?state=dropped')).json()) as { data: Record<string, unknown> };
-    assert.deepEqual(Object.keys(onlyDropped.data), ['droppedTargets']);
+    const onlyDropped = (await (await app.request('/api/v1/targets?state=dropped')).json()) as { data: { activeTargets: unknown[]; droppedTargets: unknown[] } };
+    assert.deepEqual(onlyDropped.data.activeTargets, []);
+    assert.equal(onlyDropped.data.droppedTargets.length, 1);
     const pool = (await (await app.request('/api/v1/targets?scrapePool=other')).json()) as { data: { activeTargets: unknown[]; droppedTargets: unknown[] } };
     assert.equal(pool.data.activeTargets.length, 0);
     assert.equal(pool.data.droppedTargets.length, 1);

@@ -61,14 +61,8 @@ export function registerScrapeRoutes(app: Hono, deps: ApiDeps): void {
           }))
       : [];
     const dropped = showDropped ? scrape.droppedTargets(pool).map((d) => ({ discoveredLabels: labelsJson(d.discoveredLabels), scrapePool: d.scrapePool })) : [];
-    const data: Record<string, unknown> = {};
-    if (showActive) data.activeTargets = active;
-    if (showDropped) data.droppedTargets = dropped;
-    if (!showActive && !showDropped) {
-      data.activeTargets = [];
-      data.droppedTargets = [];
-    }
-    return successResponse(c, data);
+    // Both lists are always present (empty when not asked for), as Prometheus answers.
+    return successResponse(c, { activeTargets: active, droppedTargets: dropped });
   });
 
   app.get('/api/v1/targets/metadata', (c: Context) => {
