@@ -1184,5 +1184,5 @@ export function alertmanagerYaml(c: AlertmanagerConfig): string {
   });
   doc.templates = c.templates;
   if (c.timeIntervalsRaw.length) doc.time_intervals = c.timeIntervalsRaw;
-  return stringify(doc, { lineWidth: 0 });
+  return stringify(doc, { lineWidth: 0, indentSeq: false });
 }

@@ -151,7 +151,7 @@ describe('routing tree', () => {
       '.',
       '└── default-route  receiver: web.hook',
       '    ├── {severity="critical"}  continue: true  receiver: pager-duty',
-      '    │   └── {env!="dev",team=~"db|infra"}  receiver: dbteam',
+      '    │\u00a0\u00a0 └── {env!="dev",team=~"db|infra"}  receiver: dbteam',
       '    ├── {severity="warning"}  receiver: slack',
       '    └── {service=~"^(?:pg.*)$"}  receiver: dbteam',
       '', '',

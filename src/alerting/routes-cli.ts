@@ -16,7 +16,8 @@ export function routingTree(root: Route): string {
   };
   const walk = (r: Route, prefix: string, last: boolean, isRoot: boolean) => {
     lines.push(`${prefix}${isRoot ? '└── ' : last ? '└── ' : '├── '}${label(r)}`);
-    const childPrefix = prefix + (isRoot || last ? '    ' : '│   ');
+    // amtool (treeprint) pads the vertical bar with two no-break spaces.
+    const childPrefix = prefix + (isRoot || last ? '    ' : '│\u00a0\u00a0 ');
     r.routes.forEach((c, i) => walk(c, childPrefix, i === r.routes.length - 1, false));
   };
   walk(root, '', true, true);

@@ -281,7 +281,13 @@ export function registerAlertmanagerV2Routes(app: Hono, deps: ApiDeps): void {
   app.delete('/api/v2/silence/:id', handle(async (c, s) => {
     const id = c.req.param('id') ?? '';
     if (!UUID.test(id)) return amError(c, 400, `silenceID in path must be of type uuid: "${id}"`);
-    await s.silences.expire(id);
+    try {
+      await s.silences.expire(id);
+    } catch (e) {
+      // Alertmanager 0.25 answers an unknown id here with 500 (its spec has no 404 for DELETE).
+      if (e instanceof AlertingError && e.code === 'silence_not_found') return amError(c, 500, e.message);
+      throw e;
+    }
     c.header('Cache-Control', 'no-store');
     return c.body(null, 200);
   }, svc));
