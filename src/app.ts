@@ -14,10 +14,18 @@ import { openTsdb } from './tsdb/index.ts';
 import { Engine } from './promql/index.ts';
 import { scrapeConfigsSection, startScraping } from './scrape/index.ts';
 import { ProbeManager, probesSection } from './probes/index.ts';
+// ---- state + alerting (src/state, src/alerting) ----
+import { openStateStore, stateSection } from './state/index.ts';
+import { AlertingService, defineAlertingSection } from './alerting/index.ts';
+import { ALERTING_RULES_KEYS } from './rules/index.ts';
+
+/** `alerting:` holds Alertmanager's routing configuration and Prometheus' `alertmanagers` (owned by rules). */
+export const alertingSection = defineAlertingSection(ALERTING_RULES_KEYS);
+// ---- end state + alerting ----
 
 /** Every configuration section Vigil understands (modules append theirs here). */
 export function configSections(): ConfigSection[] {
-  return [...CORE_SECTIONS, scrapeConfigsSection, probesSection];
+  return [...CORE_SECTIONS, scrapeConfigsSection, probesSection, stateSection, alertingSection];
 }
 
 /**
@@ -179,6 +187,16 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     probes.start();
     closers.push({ name: 'probes', close: () => probes.stop() });
 
+    // ---- state + alerting (src/state, src/alerting) ----
+    const state = await openStateStore({ config: cfg.get(stateSection), dataDir, logger: log.child({ component: 'state' }) });
+    closers.push({ name: 'state', close: () => state.close() });
+    health.register(state.healthCheck());
+    const alerting = await AlertingService.create({ config: cfg.get(alertingSection), store: state, logger: log.child({ component: 'alerting' }), registry, externalUrl });
+    closers.push({ name: 'alerting', close: () => alerting.stop() });
+    health.register(alerting.healthCheck());
+    config.subscribe('alerting', (next) => alerting.applyConfig(next.get(alertingSection)));
+    // ---- end state + alerting ----
+
     let ready = false;
     const deps: ApiDeps = {
       logger: log.child({ component: 'web' }),
@@ -197,8 +215,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       tsdb,
       promql: { engine, queryable: tsdb, metadata: () => mergeMetadata(scrape.metadataMap(), probes.metadata()) },
       scrape,
+      alerting,
     };
-    void externalUrl;
 
     const app = buildHttpApp(deps);
     const http = await listen(app, listenAddress);

@@ -7,8 +7,9 @@
  * through the OS), so an acknowledged write survives `kill -9` of the process.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync, unlinkSync, cpSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, unlinkSync, cpSync, renameSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { errorMessage } from '../model/index.ts';
@@ -38,6 +39,51 @@ class PGliteClient implements SqlClient {
 
   transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
     return this.db.transaction((tx) => fn(new PGliteClient(tx as unknown as Queryable, this.db)));
+  }
+}
+
+/** The installed PGlite's version (part of the template cache's name). */
+function pgliteVersion(): string {
+  try {
+    let dir = dirname(fileURLToPath(import.meta.resolve('@electric-sql/pglite')));
+    for (let i = 0; i < 4; i++) {
+      const pkg = join(dir, 'package.json');
+      if (existsSync(pkg)) return String((JSON.parse(readFileSync(pkg, 'utf8')) as { version?: string }).version ?? 'unknown');
+      dir = dirname(dir);
+    }
+  } catch {
+    /* fall through */
+  }
+  return 'unknown';
+}
+
+/**
+ * A freshly initialised data directory, made once per machine and PGlite version under
+ * `$VIGIL_CACHE_DIR` (default `~/.cache/vigil`) and copied for every new store: initdb takes
+ * seconds, a copy a fraction of one. Undefined when the cache directory is not writable.
+ */
+async function cachedTemplate(onProgress?: (m: string) => void): Promise<string | undefined> {
+  const base = process.env.VIGIL_CACHE_DIR ?? join(homedir(), '.cache', 'vigil');
+  const final = join(base, `pglite-${pgliteVersion()}-initdb`);
+  if (existsSync(join(final, 'VIGIL_COMPLETE'))) return final;
+  const tmp = `${final}.tmp-${process.pid}-${Date.now()}`;
+  try {
+    mkdirSync(base, { recursive: true });
+    onProgress?.(`initialising the embedded state database template in ${final} (once per machine, takes a few seconds)`);
+    const t0 = Date.now();
+    await runInitdb(tmp, false);
+    writeFileSync(join(tmp, 'VIGIL_COMPLETE'), `${new Date().toISOString()}\n`);
+    try {
+      renameSync(tmp, final);
+    } catch {
+      // Another process made it meanwhile.
+      rmSync(tmp, { recursive: true, force: true });
+    }
+    onProgress?.(`embedded state database template ready in ${Date.now() - t0} ms`);
+    return existsSync(join(final, 'VIGIL_COMPLETE')) ? final : undefined;
+  } catch {
+    rmSync(tmp, { recursive: true, force: true });
+    return undefined;
   }
 }
 
@@ -112,8 +158,9 @@ export class PGliteStateStore extends SqlStateStore {
     let db: PGlite | undefined;
     try {
       if (!existsSync(join(pgdata, 'PG_VERSION'))) {
-        if (opts.templatePgdata) {
-          cpSync(opts.templatePgdata, pgdata, { recursive: true });
+        const template = opts.templatePgdata ?? (opts.inProcessInitdb ? undefined : await cachedTemplate(opts.onProgress));
+        if (template) {
+          cpSync(template, pgdata, { recursive: true, filter: (src) => !src.endsWith('VIGIL_COMPLETE') });
         } else {
           opts.onProgress?.(`initialising the embedded state database in ${pgdata} (first start, takes a few seconds)`);
           const t0 = Date.now();
