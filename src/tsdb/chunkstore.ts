@@ -18,14 +18,21 @@ export const PAGE_WORDS = 65536;
 export const SLOT_WORDS = [16, 32, 64, 128, 256, 512, 1024] as const;
 
 export class Slab {
-  readonly pages: Uint32Array[] = [];
-  /** Size class of each page. */
+  /** Pages by id; null once released. */
+  readonly pages: (Uint32Array | null)[] = [];
   private readonly pageClass: number[] = [];
-  private readonly freeLists: number[][] = SLOT_WORDS.map(() => []);
-  /** Next unused slot offset in the newest page of each class (-1: none). */
-  private readonly bump: number[] = SLOT_WORDS.map(() => -1);
-  private readonly bumpPage: number[] = SLOT_WORDS.map(() => -1);
-  /** Freed slots waiting for readers: [loc, cls, epoch] triples. */
+  /** Slots in use per page. */
+  private readonly pageUsed: number[] = [];
+  /** Offset (words) of the first never-used slot per page. */
+  private readonly pageBump: number[] = [];
+  /** Per page: stack of freed slot numbers (allocated on first free). */
+  private readonly pageFree: (Uint16Array | null)[] = [];
+  private readonly pageFreeN: number[] = [];
+  /** Per class: pages that may have room (may hold stale entries, checked on use). */
+  private readonly partial: number[][] = SLOT_WORDS.map(() => []);
+  private readonly inPartial: boolean[] = [];
+  private readonly freePageIds: number[] = [];
+  /** Freed slots waiting for readers: [loc, epoch] pairs. */
   private deferred: number[] = [];
   usedSlots = 0;
 
@@ -33,61 +40,111 @@ export class Slab {
     return this.pageClass[Math.floor(loc / PAGE_WORDS)]!;
   }
 
-  page(loc: number): Uint32Array {
-    return this.pages[Math.floor(loc / PAGE_WORDS)]!;
-  }
-
   /** A zeroed slot of class `cls`. */
   alloc(cls: number): number {
     this.usedSlots++;
-    const fl = this.freeLists[cls]!;
-    if (fl.length > 0) return fl.pop()!;
     const size = SLOT_WORDS[cls]!;
-    let off = this.bump[cls]!;
-    if (off < 0 || off + size > PAGE_WORDS) {
-      this.pages.push(new Uint32Array(PAGE_WORDS + 4));
-      this.pageClass.push(cls);
-      this.bumpPage[cls] = this.pages.length - 1;
-      off = 0;
+    const list = this.partial[cls]!;
+    while (list.length > 0) {
+      const pid = list[list.length - 1]!;
+      if (this.pages[pid] === null || this.pageClass[pid] !== cls) {
+        list.pop();
+        this.inPartial[pid] = false;
+        continue;
+      }
+      let off: number;
+      const fn = this.pageFreeN[pid]!;
+      if (fn > 0) {
+        off = this.pageFree[pid]![fn - 1]! * size;
+        this.pageFreeN[pid] = fn - 1;
+      } else if (this.pageBump[pid]! + size <= PAGE_WORDS) {
+        off = this.pageBump[pid]!;
+        this.pageBump[pid] = off + size;
+      } else {
+        list.pop();
+        this.inPartial[pid] = false;
+        continue;
+      }
+      this.pageUsed[pid]!++;
+      if (this.pageFreeN[pid] === 0 && this.pageBump[pid]! + size > PAGE_WORDS) {
+        list.pop();
+        this.inPartial[pid] = false;
+      }
+      return pid * PAGE_WORDS + off;
     }
-    this.bump[cls] = off + size;
-    return this.bumpPage[cls]! * PAGE_WORDS + off;
+    const pid = this.freePageIds.length > 0 ? this.freePageIds.pop()! : this.pages.length;
+    this.pages[pid] = new Uint32Array(PAGE_WORDS + 4);
+    this.pageClass[pid] = cls;
+    this.pageUsed[pid] = 1;
+    this.pageBump[pid] = size;
+    this.pageFree[pid] = null;
+    this.pageFreeN[pid] = 0;
+    this.inPartial[pid] = false;
+    if (size * 2 <= PAGE_WORDS) {
+      list.push(pid);
+      this.inPartial[pid] = true;
+    }
+    return pid * PAGE_WORDS;
   }
 
   /**
-   * Releases a slot. With `epoch` ≥ 0 the slot is reused only after `reclaim(minOpenEpoch)` is
-   * called with a value above `epoch` (no reader that could have seen it is still open).
+   * Releases a slot. The slot is reused only after `reclaim(minOpenEpoch)` is called with a value
+   * above `epoch` (no reader that could have seen it is still open).
    */
   free(loc: number, epoch: number): void {
     this.usedSlots--;
-    this.deferred.push(loc, this.classOf(loc), epoch);
+    this.deferred.push(loc, epoch);
   }
 
-  /** Makes deferred slots older than `minOpenEpoch` reusable. */
+  /** Makes deferred slots older than `minOpenEpoch` reusable; pages left empty are released. */
   reclaim(minOpenEpoch: number): void {
     const d = this.deferred;
     if (d.length === 0) return;
     let keep = 0;
-    for (let i = 0; i < d.length; i += 3) {
+    for (let i = 0; i < d.length; i += 2) {
       const loc = d[i]!;
-      const cls = d[i + 1]!;
-      const ep = d[i + 2]!;
-      if (ep < minOpenEpoch) {
-        const p = this.pages[Math.floor(loc / PAGE_WORDS)]!;
-        const off = loc % PAGE_WORDS;
-        p.fill(0, off, off + SLOT_WORDS[cls]!);
-        this.freeLists[cls]!.push(loc);
-      } else {
+      const ep = d[i + 1]!;
+      if (ep < minOpenEpoch) this.release(loc);
+      else {
         d[keep++] = loc;
-        d[keep++] = cls;
         d[keep++] = ep;
       }
     }
     d.length = keep;
   }
 
+  private release(loc: number): void {
+    const pid = Math.floor(loc / PAGE_WORDS);
+    const off = loc % PAGE_WORDS;
+    const cls = this.pageClass[pid]!;
+    const size = SLOT_WORDS[cls]!;
+    const used = --this.pageUsed[pid]!;
+    if (used === 0) {
+      // The whole page is free: give its memory back.
+      this.pages[pid] = null;
+      this.pageFree[pid] = null;
+      this.pageFreeN[pid] = 0;
+      this.freePageIds.push(pid);
+      return;
+    }
+    this.pages[pid]!.fill(0, off, off + size);
+    let stack = this.pageFree[pid];
+    if (!stack) this.pageFree[pid] = stack = new Uint16Array(PAGE_WORDS / size);
+    stack[this.pageFreeN[pid]!++] = off / size;
+    if (!this.inPartial[pid]) {
+      this.partial[cls]!.push(pid);
+      this.inPartial[pid] = true;
+    }
+  }
+
+  pageCount(): number {
+    let n = 0;
+    for (const p of this.pages) if (p) n++;
+    return n;
+  }
+
   bytes(): number {
-    return this.pages.length * (PAGE_WORDS + 4) * 4;
+    return this.pageCount() * (PAGE_WORDS + 4) * 4;
   }
 }
 

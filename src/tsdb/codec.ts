@@ -17,8 +17,9 @@
  *   tKind 0 (n = 1): nothing; 1: var(delta); 2: var(first delta), packed(n-2 dods);
  *   vKind 0: 64 raw bits; 1: 4 bits e, 2 bits order, svar(m0), [order 2 and n > 1: svar(d1)],
  *     packed(n-1-max(order-1,0) residuals); 2: XOR stream (value part of xor.ts' layout).
- *   packed(c): svar(base), 6 bits width w (0..32), var(exception count), exceptions as
- *     (var(index delta), svar(value - base)), then c × w bits of (x - base) (0 for exceptions).
+ *   packed(c): 1 bit mode, [mode 0: svar(base)], 6 bits width w (0..32), var(exception count),
+ *     exceptions as (var(index delta), svar(value - base)), then c × w bits per value: mode 0
+ *     x - base, mode 1 zig-zag(x) (base 0); 0 for exceptions.
  * The first timestamp is the chunk's minT, kept in the block index.
  */
 import { BitWriter, bitLength, getBits, zigzag, unzigzag } from './bits.ts';
@@ -65,83 +66,89 @@ function decimalExponent(v: number): number {
 class Scratch {
   a = new Float64Array(MAX_BLOCK_CHUNK_SAMPLES);
   b = new Float64Array(MAX_BLOCK_CHUNK_SAMPLES);
-  sorted = new Float64Array(MAX_BLOCK_CHUNK_SAMPLES);
   ensure(n: number): void {
     if (this.a.length < n) {
       this.a = new Float64Array(n);
       this.b = new Float64Array(n);
-      this.sorted = new Float64Array(n);
     }
   }
 }
 const scratch = new Scratch();
 
 interface PackPlan {
+  /** 0: values stored as x - base; 1: values stored zig-zag encoded (base 0). */
+  mode: number;
   base: number;
   width: number;
   /** Estimated bits. */
   cost: number;
 }
 
-function lowerBound(a: Float64Array, n: number, x: number): number {
-  let lo = 0;
-  let hi = n;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+const histFor = new Float64Array(64);
+const histZig = new Float64Array(64);
+
+function zz(x: number): number {
+  return x >= -1073741824 && x < 1073741824 ? ((x << 1) ^ (x >> 31)) >>> 0 : zigzag(x);
 }
 
-/** Chooses base and width for packing xs[0..c). */
+/** Chooses mode, base and width for packing xs[0..c) in O(c): histograms of bit lengths. */
 function planPack(xs: Float64Array, c: number): PackPlan {
-  if (c === 0) return { base: 0, width: 0, cost: 0 };
-  const s = scratch.sorted;
-  for (let i = 0; i < c; i++) s[i] = xs[i]!;
-  s.subarray(0, c).sort();
-  const max = s[c - 1]!;
-  let best: PackPlan = { base: 0, width: 0, cost: Infinity };
-  const candidates = [0, Math.floor(c * 0.01), Math.floor(c * 0.05), Math.floor(c * 0.1)];
-  let lastBase = NaN;
-  for (const k of candidates) {
-    const base = s[k]!;
-    if (base === lastBase) continue;
-    lastBase = base;
-    const below = lowerBound(s, c, base);
-    const overhead = bitLength(zigzag(base)) + 6 + 6 + 6;
-    for (let w = 0; w <= 32; w++) {
-      const limit = base + 2 ** w;
-      const above = limit > max ? c : lowerBound(s, c, limit);
-      const exc = below + (c - above);
-      let excBits = 0;
-      if (exc > 0) {
-        const span = Math.max(Math.abs(max - base), Math.abs(s[0]! - base));
-        excBits = exc * (6 + 6 + 9 + bitLength(zigzag(span)));
+  if (c === 0) return { mode: 0, base: 0, width: 0, cost: 0 };
+  let min = xs[0]!;
+  for (let i = 1; i < c; i++) if (xs[i]! < min) min = xs[i]!;
+  histFor.fill(0);
+  histZig.fill(0);
+  for (let i = 0; i < c; i++) {
+    const x = xs[i]!;
+    histFor[bitLength(x - min)]!++;
+    histZig[bitLength(zz(x))]!++;
+  }
+  const best: PackPlan = { mode: 0, base: min, width: 0, cost: Infinity };
+  for (let mode = 0; mode < 2; mode++) {
+    const h = mode === 0 ? histFor : histZig;
+    const overhead = 1 + (mode === 0 ? 6 + bitLength(zigzag(min)) : 0) + 6 + 12;
+    // Walking widths down from 53: exceptions are the values longer than the width.
+    let exc = 0;
+    let excBits = 0;
+    for (let w = 53; w >= 0; w--) {
+      if (w <= 32) {
+        const cost = overhead + c * w + excBits;
+        if (cost <= best.cost) {
+          best.mode = mode;
+          best.base = mode === 0 ? min : 0;
+          best.width = w;
+          best.cost = cost;
+        }
       }
-      const cost = overhead + c * w + excBits;
-      if (cost < best.cost) best = { base, width: w, cost };
-      if (above === c) break;
+      // Values of bit length w become exceptions for narrower widths.
+      const k = h[w]!;
+      if (k > 0) {
+        exc += k;
+        excBits += k * (w + 6 + 6 + 8);
+      }
     }
+    void exc;
   }
   return best;
 }
 
 function writePacked(bw: BitWriter, xs: Float64Array, c: number, plan: PackPlan): void {
-  const { base, width } = plan;
-  const limit = base + 2 ** width;
-  bw.writeSignedVar(base);
+  const { mode, base, width } = plan;
+  const limit = 2 ** width;
+  bw.write(mode, 1);
+  if (mode === 0) bw.writeSignedVar(base);
   bw.write(width, 6);
   let exc = 0;
   for (let i = 0; i < c; i++) {
-    const x = xs[i]!;
-    if (x < base || x >= limit) exc++;
+    const r = mode === 0 ? xs[i]! - base : zz(xs[i]!);
+    if (r >= limit) exc++;
   }
   bw.writeVar(exc);
   let prev = 0;
   for (let i = 0; i < c; i++) {
     const x = xs[i]!;
-    if (x < base || x >= limit) {
+    const r = mode === 0 ? x - base : zz(x);
+    if (r >= limit) {
       bw.writeVar(i - prev);
       bw.writeSignedVar(x - base);
       prev = i;
@@ -149,8 +156,8 @@ function writePacked(bw: BitWriter, xs: Float64Array, c: number, plan: PackPlan)
   }
   if (width === 0) return;
   for (let i = 0; i < c; i++) {
-    const x = xs[i]!;
-    bw.write(x < base || x >= limit ? 0 : x - base, width);
+    const r = mode === 0 ? xs[i]! - base : zz(xs[i]!);
+    bw.write(r >= limit ? 0 : r, width);
   }
 }
 
@@ -288,9 +295,14 @@ export function encodeBlockChunk(bw: BitWriter, ts: ArrayLike<number>, vs: Float
   let vPlan: PackPlan | undefined;
   const m = scratch.b;
   if (vKind !== V_CONST) {
-    exp = -1;
+    exp = 0;
     for (let i = from; i < to; i++) {
-      const e = decimalExponent(vs[i]!);
+      const v = vs[i]!;
+      // Most values share the exponent found so far: check it before searching.
+      const p = POW10[exp]!;
+      const m = Math.round(v * p);
+      if (m / p === v && m <= MAX_MANTISSA && m >= -MAX_MANTISSA && !(v === 0 && 1 / v < 0)) continue;
+      const e = decimalExponent(v);
       if (e < 0) {
         exp = -1;
         break;
@@ -374,6 +386,7 @@ function residuals(m: Float64Array, n: number, order: number, out: Float64Array)
 /** A packed stream being read: random access by index, exceptions patched in order. */
 class PackedReader {
   start = 0;
+  mode = 0;
   base = 0;
   width = 0;
   excIdx: Int32Array = EMPTY_I32;
@@ -384,7 +397,9 @@ class PackedReader {
   /** Reads the stream header at bit `pos`; returns the bit position after the packed values. */
   open(w: Uint32Array, base: number, pos: number, count: number): number {
     cursor = pos;
-    this.base = unzigzag(readVar(w, base));
+    this.mode = getBits(w, base, cursor, 1);
+    cursor += 1;
+    this.base = this.mode === 0 ? unzigzag(readVar(w, base)) : 0;
     this.width = getBits(w, base, cursor, 6);
     cursor += 6;
     const exc = readVar(w, base);
@@ -415,13 +430,26 @@ class PackedReader {
     } else {
       let pos = this.start + i0 * wd;
       const sh = 32 - wd;
-      for (let j = 0; j < k; j++) {
-        const i = wbase + (pos >>> 5);
-        const o = pos & 31;
-        let x = w[i]! << o;
-        if (o > sh) x |= w[i + 1]! >>> (32 - o);
-        out[o0 + j] = b + (x >>> sh);
-        pos += wd;
+      if (this.mode === 0) {
+        for (let j = 0; j < k; j++) {
+          const i = wbase + (pos >>> 5);
+          const o = pos & 31;
+          let x = w[i]! << o;
+          if (o > sh) x |= w[i + 1]! >>> (32 - o);
+          out[o0 + j] = b + (x >>> sh);
+          pos += wd;
+        }
+      } else {
+        for (let j = 0; j < k; j++) {
+          const i = wbase + (pos >>> 5);
+          const o = pos & 31;
+          let x = w[i]! << o;
+          if (o > sh) x |= w[i + 1]! >>> (32 - o);
+          const z = x >>> sh;
+          // Width ≤ 32: z fits in 32 bits; undo the zig-zag without leaving integers.
+          out[o0 + j] = z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+          pos += wd;
+        }
       }
     }
     const end = i0 + k;

@@ -125,6 +125,11 @@ function applySamples(head: Head, slots: Int32Array, ts: Float64Array, vs: Float
   for (let i = 0; i < n; i++) head.appendSampleAt(slots[i]!, ts, vs, i);
 }
 
+/** Buffers of finished appenders, reused by new ones (no allocation per scrape). */
+const appenderBuffers: Array<{ slots: Int32Array; ts: Float64Array; vs: Float64Array }> = [];
+const EMPTY_I32 = new Int32Array(0);
+const EMPTY_F64 = new Float64Array(0);
+
 /** Scratch for WAL encoding (records are encoded synchronously). */
 let refScratch = new Float64Array(1024);
 
@@ -151,9 +156,24 @@ class TsdbAppender implements Appender {
 
   constructor(private readonly db: Tsdb) {
     this.id = db.head.newAppenderId();
-    this.slots = new Int32Array(64);
-    this.ts = new Float64Array(64);
-    this.vs = new Float64Array(64);
+    const b = appenderBuffers.pop();
+    if (b) {
+      this.slots = b.slots;
+      this.ts = b.ts;
+      this.vs = b.vs;
+    } else {
+      this.slots = new Int32Array(64);
+      this.ts = new Float64Array(64);
+      this.vs = new Float64Array(64);
+    }
+  }
+
+  /** Hands the buffers to the next appender (once the samples are applied or dropped). */
+  private recycle(): void {
+    if (appenderBuffers.length < 16 && this.slots.length > 0) appenderBuffers.push({ slots: this.slots, ts: this.ts, vs: this.vs });
+    this.slots = EMPTY_I32;
+    this.ts = EMPTY_F64;
+    this.vs = EMPTY_F64;
   }
 
   append(ref: SeriesRef, labels: Labels, t: number, v: number): SeriesRef {
@@ -211,10 +231,12 @@ class TsdbAppender implements Appender {
     const head = db.head;
     if (this.n === 0) {
       head.activeAppenders.delete(this.id);
+      this.recycle();
       return Promise.resolve();
     }
     if (db.isClosed()) {
       head.activeAppenders.delete(this.id);
+      this.recycle();
       return Promise.reject(ERR_CLOSED);
     }
     const n = this.n;
@@ -227,6 +249,7 @@ class TsdbAppender implements Appender {
         resolve,
         reject: (e) => {
           head.activeAppenders.delete(this.id);
+          this.recycle();
           reject(e);
         },
       });
@@ -237,12 +260,14 @@ class TsdbAppender implements Appender {
     const head = this.db.head;
     applySamples(head, this.slots, this.ts, this.vs, this.n);
     head.activeAppenders.delete(this.id);
+    this.recycle();
   }
 
   rollback(): void {
     if (this.done) throw ERR_APPENDER_CLOSED;
     this.done = true;
     this.db.head.activeAppenders.delete(this.id);
+    this.recycle();
   }
 }
 

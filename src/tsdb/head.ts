@@ -16,6 +16,8 @@ import type { Series } from '../storage/index.ts';
 import { Arena, ChunkMetas, PAGE_WORDS, SLOT_WORDS, Slab } from './chunkstore.ts';
 import { TsdbError } from './errors.ts';
 import { ChunkedIterator, type ChunkCursor } from './iterators.ts';
+import { BitWriter } from './bits.ts';
+import { BlockChunkDecoder, encodeBlockChunk } from './codec.ts';
 import { EMPTY_POSTINGS, PostingList, intersect, postingSize, postingView, subtract, unionMany, type Posting } from './postings.ts';
 import { F_DELTA, F_MINT, F_T, F_V, MAX_SAMPLE_BITS, SeriesState, U_BITS, U_FIRST, U_LAST, U_LOC, U_LT, U_NCAP, U_POWNER, U_PIDX, U_VHI, U_VLO, XorDecoder, xorFirst, xorNext } from './xor.ts';
 
@@ -30,6 +32,19 @@ export const APPEND_OUT_OF_BOUNDS = 4;
 
 const f64 = new Float64Array(2);
 const u32 = new Uint32Array(f64.buffer);
+/**
+ * An open (XOR) chunk is sealed once it holds this many bits, before 120 samples when values
+ * compress badly in XOR (e.g. decimals with a few digits): sealed chunks use the much denser
+ * block codec, so this bounds the memory of the open chunks to a 512-byte slot per series.
+ */
+const OPEN_CHUNK_MAX_BITS = 128 * 32 - MAX_SAMPLE_BITS - 64;
+
+/** Scratch of sealOpen (chunks hold at most 120 samples). */
+const sealDecoder = new XorDecoder();
+const sealT = new Float64Array(128);
+const sealV = new Float64Array(128);
+const sealV32 = new Uint32Array(sealV.buffer);
+const sealWriter = new BitWriter(512);
 /** One-sample input buffers of appendSample. */
 const sampleT = new Float64Array(1);
 const sampleV = new Float64Array(1);
@@ -79,8 +94,11 @@ class ChunkCapture {
   ns: number[] = [];
   minTs: number[] = [];
   maxTs: number[] = [];
+  /** CHUNK_SEALED (block codec) or CHUNK_OPEN (XOR). */
+  kinds: number[] = [];
 
-  add(page: Uint32Array, off: number, n: number, minT: number, maxT: number): void {
+  add(kind: number, page: Uint32Array, off: number, n: number, minT: number, maxT: number): void {
+    this.kinds.push(kind);
     this.pages.push(page);
     this.offs.push(off);
     this.ns.push(n);
@@ -93,8 +111,13 @@ class ChunkCapture {
   }
 }
 
+const CHUNK_SEALED = 0;
+const CHUNK_OPEN = 1;
+
 class HeadCursor implements ChunkCursor {
-  private readonly dec = new XorDecoder();
+  private readonly xor = new XorDecoder();
+  private block: BlockChunkDecoder | undefined;
+  private kind = CHUNK_SEALED;
   readonly count: number;
 
   constructor(private readonly cap: ChunkCapture, private readonly from: number, to: number) {
@@ -111,11 +134,14 @@ class HeadCursor implements ChunkCursor {
 
   open(i: number): void {
     const j = this.from + i;
-    this.dec.reset(this.cap.pages[j]!, this.cap.offs[j]!, this.cap.ns[j]!, this.cap.minTs[j]!);
+    const cap = this.cap;
+    this.kind = cap.kinds[j]!;
+    if (this.kind === CHUNK_OPEN) this.xor.reset(cap.pages[j]!, cap.offs[j]!, cap.ns[j]!, cap.minTs[j]!);
+    else (this.block ??= new BlockChunkDecoder()).reset(cap.pages[j]!, cap.offs[j]!, cap.minTs[j]!);
   }
 
-  fill(bt: Float64Array, _bv: Float64Array, bv32: Uint32Array, max: number): number {
-    return this.dec.fill(bt, bv32, max);
+  fill(bt: Float64Array, bv: Float64Array, bv32: Uint32Array, max: number): number {
+    return this.kind === CHUNK_OPEN ? this.xor.fill(bt, bv32, max) : this.block!.fill(bt, bv, bv32, max);
   }
 }
 
@@ -148,9 +174,9 @@ export class HeadSeries implements Series {
     return this.to - this.from;
   }
 
-  chunk(i: number): { page: Uint32Array; off: number; n: number; minT: number; maxT: number } {
+  chunk(i: number): { sealed: boolean; page: Uint32Array; off: number; n: number; minT: number; maxT: number } {
     const j = this.from + i;
-    return { page: this.cap.pages[j]!, off: this.cap.offs[j]!, n: this.cap.ns[j]!, minT: this.cap.minTs[j]!, maxT: this.cap.maxTs[j]! };
+    return { sealed: this.cap.kinds[j] === CHUNK_SEALED, page: this.cap.pages[j]!, off: this.cap.offs[j]!, n: this.cap.ns[j]!, minT: this.cap.minTs[j]!, maxT: this.cap.maxTs[j]! };
   }
 }
 
@@ -513,7 +539,11 @@ export class Head {
     const n = ncap & 0xffff;
     if (n === 0) {
       this.openChunk(s, ts, vs, k);
-    } else if (n >= this.samplesPerChunk || t >= (Math.floor(f[fo + 3 /* F_MINT */]! / this.chunkRange) + 1) * this.chunkRange) {
+    } else if (
+      n >= this.samplesPerChunk ||
+      t >= (Math.floor(f[fo + 3 /* F_MINT */]! / this.chunkRange) + 1) * this.chunkRange ||
+      st.u[uo + 8 /* U_BITS */]! > OPEN_CHUNK_MAX_BITS
+    ) {
       this.sealOpen(s);
       this.openChunk(s, ts, vs, k);
     } else {
@@ -563,7 +593,10 @@ export class Head {
     if (this.readers === 0) this.slab.reclaim(Infinity);
   }
 
-  /** Moves the open chunk of slot s to the arena. */
+  /**
+   * Seals the open chunk of slot s: re-encoded with the block codec (denser than XOR for most
+   * data, and faster to decode) into the arena.
+   */
   sealOpen(s: number): void {
     const st = this.st;
     const uo = s * 16;
@@ -571,8 +604,12 @@ export class Head {
     const loc = st.i[uo + U_LOC]!;
     const n = st.u[uo + U_NCAP]! & 0xffff;
     if (loc < 0 || n === 0) return;
-    const words = (st.u[uo + U_BITS]! + 31) >>> 5;
-    const aloc = this.arena.store(this.slab.pages[loc >>> 16]!, loc & 0xffff, words);
+    const dec = sealDecoder;
+    dec.reset(this.slab.pages[loc >>> 16]!, loc & 0xffff, n, st.f[fo + F_MINT]!);
+    dec.fill(sealT, sealV32, n);
+    sealWriter.reset();
+    const words = encodeBlockChunk(sealWriter, sealT, sealV, 0, n);
+    const aloc = this.arena.store(sealWriter.words, 0, words);
     const metas = this.metas;
     const m = metas.alloc();
     metas.minT[m] = st.f[fo + F_MINT]!;
@@ -844,7 +881,7 @@ export class Head {
       if (metas.maxT[m]! < mint) continue;
       if (metas.minT[m]! > maxt) return;
       const loc = metas.loc[m]!;
-      cap.add(this.arena.pages[Math.floor(loc / PAGE_WORDS)]!, loc % PAGE_WORDS, metas.n[m]!, metas.minT[m]!, metas.maxT[m]!);
+      cap.add(CHUNK_SEALED, this.arena.pages[Math.floor(loc / PAGE_WORDS)]!, loc % PAGE_WORDS, metas.n[m]!, metas.minT[m]!, metas.maxT[m]!);
     }
     const n = st.u[s * 16 + U_NCAP]! & 0xffff;
     if (n > 0) {
@@ -852,7 +889,7 @@ export class Head {
       const maxT = st.f[s * 8 + F_T]!;
       if (maxT < mint || minT > maxt) return;
       const loc = st.i[s * 16 + U_LOC]!;
-      cap.add(this.slab.pages[loc >>> 16]!, loc & 0xffff, n, minT, maxT);
+      cap.add(CHUNK_OPEN, this.slab.pages[loc >>> 16]!, loc & 0xffff, n, minT, maxT);
     }
   }
 

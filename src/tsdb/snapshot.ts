@@ -11,7 +11,8 @@
  *
  * File: 'VGS1' magic, version u32, then records framed like WAL records (type u8, length u32,
  * CRC-32 u32, payload): type 10 = header (min valid time f64, chunk range f64), 11 = series
- * batch, 12 = end (series count uvarint). Series in a batch: ref f64, pair count, strings,
+ * batch, 12 = end (series count uvarint). Sealed chunks are in the block codec (codec.ts), the
+ * open chunk in XOR (xor.ts). Series in a batch: ref f64, pair count, strings,
  * last time f64, last value bits (u32 lo, u32 hi), sealed chunk count, per chunk: min time f64,
  * max time f64, sample count, word count, words; then open-chunk sample count (0 = none) and if
  * any: min time f64, bit length, delta f64, lead u8, trail u8, the words.
@@ -26,6 +27,8 @@ import { PAGE_WORDS } from './chunkstore.ts';
 import { SLOT_SPACE, type Head } from './head.ts';
 
 const MAGIC = 0x31534756; // 'VGS1'
+/** 2: sealed chunks in the block codec (codec.ts), the open chunk in XOR (xor.ts). */
+const SNAPSHOT_VERSION = 2;
 const REC_HEADER = 10;
 const REC_SERIES = 11;
 const REC_END = 12;
@@ -100,7 +103,7 @@ export async function writeSnapshot(walDir: string, segment: number, head: Head,
   try {
     const w = new ByteWriter(1 << 20);
     w.u32(MAGIC);
-    w.u32(1);
+    w.u32(SNAPSHOT_VERSION);
     frame(w, REC_HEADER, (b) => {
       b.f64(head.minValidTime);
       b.f64(head.chunkRange);
@@ -168,6 +171,7 @@ export function loadSnapshot(dir: string, head: Head, onProgress?: (series: numb
   };
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
   if (data.length < 8 || dv.getUint32(0, true) !== MAGIC) fail('bad magic number');
+  if (dv.getUint32(4, true) !== SNAPSHOT_VERSION) fail(`unsupported snapshot version ${dv.getUint32(4, true)}`);
   let p = 8;
   let series = 0;
   let chunks = 0;

@@ -5,8 +5,10 @@
  * record never spans two segments; a segment is cut when the next write would exceed the
  * segment size. Record types:
  *   1 series:  repeated { ref f64, pair count uvarint, strings }
- *   2 samples: count uvarint, first ref f64, base time f64, ref deltas (varint, from the first
- *              ref), time deltas (varint, from the base time), then count × 8 bytes of values
+ *   2 samples: count uvarint, flags u8, first ref f64, base time f64, ref deltas (varint,
+ *              from the previous ref; absent with flag 1: refs are consecutive), time deltas
+ *              (varint, from the base time; absent with flag 2: every sample has the base time),
+ *              then count × 8 bytes of values
  *   3 delete:  start f64, end f64, ref count uvarint, refs f64 (samples of those series in
  *              [start, end] were deleted at this point of the log)
  *
@@ -202,9 +204,11 @@ export class WalWriter {
       w.uvarint(n);
       const firstRef = refs[0]!;
       const baseT = ts[0]!;
+      const flags = sampleFlags(refs, ts, n);
+      w.u8(flags);
       w.f64(firstRef);
       w.f64(baseT);
-      w.pos = encodeDeltas(w.buf, w.pos, refs, ts, n, firstRef, baseT);
+      w.pos = encodeDeltas(w.buf, w.pos, refs, ts, n, firstRef, baseT, flags);
       w.bytes(new Uint8Array(vs.buffer, vs.byteOffset, n * 8));
       this.end(w, start);
     }
@@ -384,15 +388,33 @@ export class WalWriter {
  * Writes the ref deltas then the time deltas of a samples record (hot loop kept in its own
  * function so that it stays optimized across calls).
  */
-function encodeDeltas(buf: Uint8Array, p: number, refs: Float64Array, ts: Float64Array, n: number, firstRef: number, baseT: number): number {
-  let prev = firstRef;
-  for (let i = 0; i < n; i++) {
-    const r = refs[i]!;
-    p = putVarint(buf, p, r - prev);
-    prev = r;
+function encodeDeltas(buf: Uint8Array, p: number, refs: Float64Array, ts: Float64Array, n: number, firstRef: number, baseT: number, flags: number): number {
+  if ((flags & FLAG_CONSECUTIVE_REFS) === 0) {
+    let prev = firstRef;
+    for (let i = 0; i < n; i++) {
+      const r = refs[i]!;
+      p = putVarint(buf, p, r - prev);
+      prev = r;
+    }
   }
-  for (let i = 0; i < n; i++) p = putVarint(buf, p, ts[i]! - baseT);
+  if ((flags & FLAG_SAME_TIME) === 0) for (let i = 0; i < n; i++) p = putVarint(buf, p, ts[i]! - baseT);
   return p;
+}
+
+const FLAG_CONSECUTIVE_REFS = 1;
+const FLAG_SAME_TIME = 2;
+
+/** Which shortcuts apply to a samples record (a scrape's samples usually take both). */
+function sampleFlags(refs: Float64Array, ts: Float64Array, n: number): number {
+  let consecutive = true;
+  let same = true;
+  const r0 = refs[0]!;
+  const t0 = ts[0]!;
+  for (let i = 1; i < n && (consecutive || same); i++) {
+    if (refs[i] !== r0 + i) consecutive = false;
+    if (ts[i] !== t0) same = false;
+  }
+  return (consecutive ? FLAG_CONSECUTIVE_REFS : 0) | (same ? FLAG_SAME_TIME : 0);
 }
 
 /** Writes a zig-zag varint into buf at p (room for 10 bytes must exist); returns the new position. */
@@ -515,7 +537,8 @@ function decodeSamples(payload: Uint8Array, h: ReplayHandler): number {
     if (p > 8) throw new Error('bad count');
   }
   if (n === 0) return 0;
-  if (p + 16 > b.length) throw new Error('short samples record');
+  if (p + 17 > b.length) throw new Error('short samples record');
+  const flags = b[p++]!;
   scratchU8.set(b.subarray(p, p + 16));
   const firstRef = scratchF64[0]!;
   const baseT = scratchF64[1]!;
@@ -524,18 +547,25 @@ function decodeSamples(payload: Uint8Array, h: ReplayHandler): number {
   const refs = buffers.refs;
   const ts = buffers.ts;
   const vs = buffers.vs;
-  let prev = firstRef;
   const end = b.length - n * 8;
-  for (let i = 0; i < n; i++) {
-    const r = readVarint(b, p, end);
-    p = varintEnd;
-    prev += r;
-    refs[i] = prev;
+  if (flags & FLAG_CONSECUTIVE_REFS) {
+    for (let i = 0; i < n; i++) refs[i] = firstRef + i;
+  } else {
+    let prev = firstRef;
+    for (let i = 0; i < n; i++) {
+      const r = readVarint(b, p, end);
+      p = varintEnd;
+      prev += r;
+      refs[i] = prev;
+    }
   }
-  for (let i = 0; i < n; i++) {
-    const d = readVarint(b, p, end);
-    p = varintEnd;
-    ts[i] = baseT + d;
+  if (flags & FLAG_SAME_TIME) ts.fill(baseT, 0, n);
+  else {
+    for (let i = 0; i < n; i++) {
+      const d = readVarint(b, p, end);
+      p = varintEnd;
+      ts[i] = baseT + d;
+    }
   }
   if (p !== end) throw new Error('samples record length mismatch');
   new Uint8Array(vs.buffer, 0, n * 8).set(b.subarray(p, p + n * 8));
