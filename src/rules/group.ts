@@ -370,7 +370,12 @@ export class Group {
       this.stats.iterationsTotal++;
       const wall = scheduler.now();
       const t0 = performance.now();
-      await this.eval(evalTs);
+      try {
+        await this.eval(evalTs);
+      } catch (e) {
+        // eval handles rule errors itself; this is the storage failing underneath (e.g. closed).
+        this.opts.logger.error({ group: this.name, err: errorMessage(e) }, 'rule group evaluation failed');
+      }
       const ms = performance.now() - t0;
       this.evaluationMs = ms;
       this.lastEvaluation = wall;
