@@ -361,20 +361,42 @@ interface NameEntry {
   offs: Uint32Array;
 }
 
-/** Chunk references captured for selected series. */
+/** Chunk references captured for selected series, and the chunk data read for them. */
 class BlockCapture {
   file: number[] = [];
   off: number[] = [];
   words: number[] = [];
   minT: number[] = [];
   maxT: number[] = [];
+  /** Read-ahead windows of chunk files (most recent first): one read serves many series. */
+  private windows: Array<{ file: number; start: number; data: Uint32Array }> = [];
+
+  constructor(private readonly block: Block) {}
+
+  /**
+   * Words [start, start + count) of a chunk file plus two spare words: [array, base] with the
+   * words at array[base...]. Reads at least WINDOW_WORDS at a time.
+   */
+  words_(file: number, start: number, count: number): [Uint32Array, number] {
+    for (const w of this.windows) {
+      if (w.file === file && start >= w.start && start + count + 2 <= w.start + w.data.length) return [w.data, start - w.start];
+    }
+    const size = Math.max(WINDOW_WORDS, count);
+    const data = this.block.readWords(file, start, size, true);
+    const win = { file, start, data };
+    this.windows.unshift(win);
+    if (this.windows.length > MAX_WINDOWS) this.windows.pop();
+    return [data, 0];
+  }
 }
+
+/** Words read ahead per chunk-file read (1 MiB). */
+const WINDOW_WORDS = 1 << 18;
+const MAX_WINDOWS = 8;
 
 class BlockCursor implements ChunkCursor {
   private readonly dec = new BlockChunkDecoder();
   readonly count: number;
-  private data: Uint32Array | undefined;
-  private dataStart = 0;
 
   constructor(private readonly block: Block, private readonly cap: BlockCapture, private readonly from: number, to: number) {
     this.count = to - from;
@@ -391,19 +413,8 @@ class BlockCursor implements ChunkCursor {
   open(i: number): void {
     const j = this.from + i;
     const cap = this.cap;
-    if (!this.data || cap.off[j]! < this.dataStart || cap.off[j]! + cap.words[j]! + 1 > this.dataStart + this.data.length - 2) {
-      // Read from this chunk to the last one of the series in the same file.
-      let last = j;
-      const end = this.from + this.count;
-      while (last + 1 < end && cap.file[last + 1] === cap.file[j]) last++;
-      const startW = cap.off[j]!;
-      const endW = cap.off[last]! + cap.words[last]! + 1;
-      this.data = this.block.readWords(cap.file[j]!, startW, endW - startW);
-      this.dataStart = startW;
-    }
-    const base = cap.off[j]! - this.dataStart;
     const words = cap.words[j]!;
-    const data = this.data;
+    const [data, base] = cap.words_(cap.file[j]!, cap.off[j]!, words + 1);
     const stored = data[base + words]!;
     const actual = crc32(new Uint8Array(data.buffer, data.byteOffset + base * 4, words * 4));
     if (stored !== actual) {
@@ -447,13 +458,14 @@ export class BlockSeries implements Series {
     if (this.deleted) return undefined;
     const out: EncodedChunk[] = [];
     for (let j = this.from; j < this.to; j++) {
-      const words = this.block.readWords(this.cap.file[j]!, this.cap.off[j]!, this.cap.words[j]! + 1);
-      const body = words.subarray(0, this.cap.words[j]!);
-      if (crc32(new Uint8Array(body.buffer, body.byteOffset, body.byteLength)) !== words[this.cap.words[j]!]) {
+      const n = this.cap.words[j]!;
+      const [data, base] = this.cap.words_(this.cap.file[j]!, this.cap.off[j]!, n + 1);
+      const body = data.subarray(base, base + n);
+      if (crc32(new Uint8Array(body.buffer, body.byteOffset, body.byteLength)) !== data[base + n]) {
         throw new TsdbError('corrupt_chunk', `block ${this.block.ulid}: chunk checksum mismatch (file ${this.cap.file[j]}, offset ${this.cap.off[j]! * 4})`);
       }
       const d = new BlockChunkDecoder();
-      d.reset(words, 0, this.cap.minT[j]!);
+      d.reset(data, base, this.cap.minT[j]!);
       out.push({ words: body.slice(), minT: this.cap.minT[j]!, maxT: this.cap.maxT[j]!, n: d.n });
     }
     return out;
@@ -706,8 +718,11 @@ export class Block {
 
   // ---- reading ----
 
-  /** Reads `count` words at word offset `off` of chunk file `file`, plus two spare zero words. */
-  readWords(file: number, off: number, count: number): Uint32Array {
+  /**
+   * Reads `count` words at word offset `off` of chunk file `file`, plus two spare zero words.
+   * With `upTo`, a read that ends at the end of the file returns what is there (read-ahead).
+   */
+  readWords(file: number, off: number, count: number, upTo = false): Uint32Array {
     let fd = this.chunkFds.get(file);
     if (fd === undefined) {
       fd = fs.openSync(path.join(this.dir, 'chunks', String(file).padStart(6, '0')), 'r');
@@ -718,6 +733,7 @@ export class Block {
     let got = 0;
     while (got < bytes.length) {
       const n = fs.readSync(fd, bytes, got, bytes.length - got, off * 4 + got);
+      if (n === 0 && upTo && got > 0) return new Uint32Array(out.buffer, 0, Math.ceil(got / 4) + 2).slice();
       if (n === 0) {
         this.reportCorruption(`chunk file ${file} is shorter than the index says`);
         throw new TsdbError('corrupt_chunk', `block ${this.ulid}: chunk file ${String(file).padStart(6, '0')} ends before offset ${(off + count) * 4}`);
@@ -727,8 +743,17 @@ export class Block {
     return out;
   }
 
+  /** One reader over the index, repositioned per use (reads are synchronous). */
+  private reader: ByteReader | undefined;
+
+  private indexAt(pos: number): ByteReader {
+    const r = (this.reader ??= new ByteReader(this.index));
+    r.pos = pos;
+    return r;
+  }
+
   seriesPairs(i: number): string[] {
-    const r = new ByteReader(this.index, this.seriesOffsets[i]!);
+    const r = this.indexAt(this.seriesOffsets[i]!);
     const n = r.uvarint() * 2;
     const out: string[] = new Array(n);
     for (let k = 0; k < n; k++) {
@@ -741,7 +766,7 @@ export class Block {
 
   /** Appends the chunks of series i overlapping [mint, maxt] to cap (after skipping its labels). */
   private captureChunks(i: number, mint: number, maxt: number, cap: BlockCapture, deleted: Float64Array | null): void {
-    const r = new ByteReader(this.index, this.seriesOffsets[i]!);
+    const r = this.indexAt(this.seriesOffsets[i]!);
     const nl = r.uvarint() * 2;
     for (let k = 0; k < nl; k++) r.uvarint();
     const nc = r.uvarint();
@@ -769,7 +794,7 @@ export class Block {
   }
 
   private postingsAt(offset: number): Int32Array {
-    const r = new ByteReader(this.index, this.postingsStart + offset);
+    const r = this.indexAt(this.postingsStart + offset);
     const n = r.uvarint();
     const out = new Int32Array(n);
     let prev = 0;
@@ -841,7 +866,7 @@ export class Block {
   select(matchers: readonly Matcher[], mint: number, maxt: number, limit = 0): BlockSeries[] {
     if (maxt < this.meta.minTime || mint >= this.meta.maxTime) return [];
     const ps = this.postingsForMatchers(matchers);
-    const cap = new BlockCapture();
+    const cap = new BlockCapture(this);
     const out: BlockSeries[] = [];
     for (let k = 0; k < ps.length; k++) {
       const i = ps[k]!;

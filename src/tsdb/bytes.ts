@@ -112,11 +112,14 @@ export function varintLength(x: number): number {
 
 export class ByteReader {
   pos: number;
-  private readonly dv: DataView;
+  private dvCache: DataView | undefined;
 
   constructor(readonly buf: Uint8Array, pos = 0, readonly end = buf.length) {
     this.pos = pos;
-    this.dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+
+  private get dv(): DataView {
+    return (this.dvCache ??= new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength));
   }
 
   private need(n: number): void {
