@@ -123,6 +123,14 @@ export class SeriesCache {
     this.flags = grow(this.flags, (n) => new Uint8Array(n));
   }
 
+  /**
+   * Forgets the storage refs that scrape attempt `cur` obtained for series it added (never
+   * committed): the attempt was rolled back, so the store may not keep those refs.
+   */
+  forgetNewRefs(cur: number): void {
+    for (let e = 0; e < this.n; e++) if (this.seenNow[e] === cur && this.lastSeen[e] === 0) this.refs[e] = 0;
+  }
+
   /** Starts observing the order of a scrape. */
   beginOrder(): void {
     this.nextLen = 0;

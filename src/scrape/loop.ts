@@ -218,6 +218,7 @@ export class ScrapeLoop {
         release?.();
         scrapeErr = errorMessage(e);
         app.rollback();
+        this.cache.forgetNewRefs(cur);
         app = this.opts.appendable.appender();
         // An attempt that saw nothing: every series of the last good scrape goes stale.
         cur++;
