@@ -8,7 +8,7 @@
  */
 import type { Logger } from 'pino';
 import { Labels, Matcher, STALE_NAN, errorMessage, isStaleNaN } from '../model/index.ts';
-import { ValueType, isSampleRejection, type Appendable, type Appender, type Queryable, type SeriesRef } from '../storage/index.ts';
+import { ValueType, isSampleRejection, type Appendable, type Appender, type Queryable } from '../storage/index.ts';
 import type { RuleGroupDef } from './rulefile.ts';
 import { AlertingRule, RecordingRule, type Rule } from './rule.ts';
 import { QueryCanceledError } from './promql.ts';
@@ -101,7 +101,6 @@ export class Group {
   private loop: Promise<void> | undefined;
   private stopped = false;
   private managerDone = false;
-  private refCache = new Map<string, SeriesRef>();
 
   constructor(def: RuleGroupDef, globalIntervalMs: number, private readonly opts: GroupOptions, opt: { restored: boolean; queryOffsetMs?: number }) {
     this.def = def;
@@ -238,8 +237,8 @@ export class Group {
     for (const s of vector) {
       const key = s.metric.key();
       try {
-        const ref = app.append(this.refCache.get(key) ?? 0, s.metric, s.t, s.v);
-        if (ref > 0) this.refCache.set(key, ref);
+        // Like Prometheus, no series ref is kept between evaluations: a ref may outlive its series.
+        app.append(0, s.metric, s.t, s.v);
         returned.set(key, s.metric);
       } catch (e) {
         rule.setError(e instanceof Error ? e : new Error(String(e)));

@@ -7,7 +7,7 @@
  * engine or the store: `engineQueryFunc(engine, storage)` adapts a PromQL engine.
  */
 export type { QueryFunc, RuleSample, OutputSample, RuleHealth, AlertState, Alert, NotifyFunc } from './types.ts';
-export { engineQueryFunc, NOT_A_VECTOR } from './query.ts';
+export { engineQueryFunc, NOT_A_VECTOR, NotAVectorError } from './query.ts';
 export type { InstantQueryEngine } from './query.ts';
 export {
   parseRuleFile, loadRuleFile, formatRuleFileProblem, findDuplicateRules, formatDuplicates, pairsToLabels, RuleFileError,

@@ -3,7 +3,7 @@
  * `parse` and `instantQuery` of the promql module's shapes fits. Parsed expressions are cached
  * per query text (rules ask the same queries every interval).
  */
-import { Labels } from '../model/index.ts';
+import { Labels, VigilError } from '../model/index.ts';
 import type { Queryable } from '../storage/index.ts';
 import type { QueryFunc, RuleSample } from './types.ts';
 
@@ -15,6 +15,13 @@ export interface InstantQueryEngine<E> {
 
 /** Prometheus' error for an expression that yields neither a vector nor a scalar. */
 export const NOT_A_VECTOR = 'rule result is not a vector or scalar';
+
+/** A rule (or unit-test) expression whose result is a string or a range vector. */
+export class NotAVectorError extends VigilError {
+  constructor() {
+    super('rules_not_a_vector', NOT_A_VECTOR);
+  }
+}
 
 /**
  * A QueryFunc over `engine` reading `queryable` (Prometheus' EngineQueryFunc): vectors as they
@@ -33,6 +40,6 @@ export function engineQueryFunc<E>(engine: InstantQueryEngine<E>, queryable: Que
     const v = r.value;
     if (v.type === 'vector') return v.samples ?? [];
     if (v.type === 'scalar') return [{ metric: Labels.EMPTY, v: v.v as number }];
-    throw new Error(NOT_A_VECTOR);
+    throw new NotAVectorError();
   };
 }
