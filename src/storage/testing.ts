@@ -11,7 +11,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Labels, Matcher, STALE_NAN, isStaleNaN, floatBits } from '../model/index.ts';
+import { Labels, Matcher, STALE_NAN, compareLabels, isStaleNaN, floatBits } from '../model/index.ts';
 import type { Appendable, Queryable, Series } from './interfaces.ts';
 import { ValueType } from './interfaces.ts';
 import { StorageError } from './errors.ts';
@@ -161,6 +161,70 @@ export function describeStorageContract(name: string, open: () => Promise<Contra
         assert.deepEqual(await q.labelValues('a', [new Matcher('=', 'b', '2')]), ['1']);
         assert.deepEqual(await q.labelValues('zzz'), []);
         q.close();
+      }));
+
+    it('long series: irregular gaps, a range in the middle, seek across many samples', () =>
+      withHarness(async (h) => {
+        // ~2,000 samples with irregular gaps: implementations that store chunks cross many of them.
+        const ts: number[] = [];
+        const vs = new Float64Array(2000);
+        let t = 1_000_000;
+        for (let i = 0; i < 2000; i++) {
+          t += 1000 + ((i * 7919) % 13) * 37 + (i % 97 === 0 ? 600_000 : 0);
+          ts.push(t);
+          vs[i] = i % 3 === 0 ? i : Math.round(Math.sin(i) * 1e6) / 1000;
+        }
+        const app = h.appendable.appender();
+        const lbls = L({ __name__: 'long', k: 'v' });
+        let ref = 0;
+        for (let i = 0; i < ts.length; i++) ref = app.append(ref, lbls, ts[i]!, vs[i]!);
+        await app.commit();
+        await h.seal();
+        const [all] = await readAll(h.queryable(), [new Matcher('=', '__name__', 'long')]);
+        assert.deepEqual(all!.ts, ts);
+        for (let i = 0; i < vs.length; i++) assert.equal(all!.vs[i], vs[i], `value ${i}`);
+        const lo = ts[500]!;
+        const hi = ts[1500]!;
+        const [mid] = await readAll(h.queryable(), [new Matcher('=', '__name__', 'long')], lo, hi);
+        assert.deepEqual(mid!.ts, ts.slice(500, 1501));
+        const q = h.queryable().querier(-Infinity, Infinity);
+        const set = await q.select([new Matcher('=', 'k', 'v')]);
+        const it = set.series[0]!.iterator();
+        for (const target of [ts[10]! - 1, ts[10]!, ts[700]! + 1, ts[1999]!]) {
+          assert.equal(it.seek(target), ValueType.Float);
+          const j = ts.findIndex((x) => x >= target);
+          assert.equal(it.atT(), ts[j], `seek(${target})`);
+          assert.equal(it.at(), vs[j]);
+        }
+        assert.equal(it.next(), ValueType.None, 'after the last sample');
+        assert.equal(it.seek(ts[1999]! + 1), ValueType.None);
+        q.close();
+      }));
+
+    it('many series: select sorted by labels, intersections, prefixes and alternations', () =>
+      withHarness(async (h) => {
+        const app = h.appendable.appender();
+        const sets: Labels[] = [];
+        for (let i = 0; i < 300; i++) {
+          const l = L({ __name__: `metric_${i % 3}`, shard: String(i % 10), id: `x${i}` });
+          sets.push(l);
+          app.append(0, l, 1000, i);
+        }
+        await app.commit();
+        await h.seal();
+        const q = h.queryable();
+        const got = await readAll(q, [new Matcher('=~', '__name__', 'metric_.*')]);
+        assert.deepEqual(got.map((s) => s.labels), sets.sort(compareLabels).map((l) => l.toString()));
+        const inter = await readAll(q, [new Matcher('=', '__name__', 'metric_1'), new Matcher('=', 'shard', '4')]);
+        assert.equal(inter.length, 10);
+        const prefix = await readAll(q, [new Matcher('=~', 'id', 'x1[0-9]')]);
+        assert.deepEqual(prefix.map((s) => /id="(x\d+)"/.exec(s.labels)![1]).sort(), ['x10', 'x11', 'x12', 'x13', 'x14', 'x15', 'x16', 'x17', 'x18', 'x19']);
+        const alt = await readAll(q, [new Matcher('=~', 'id', 'x1|x299|nope'), new Matcher('!=', 'shard', '9')]);
+        assert.deepEqual(alt.map((s) => /id="(x\d+)"/.exec(s.labels)![1]), ['x1']);
+        const querier = q.querier(-Infinity, Infinity);
+        assert.deepEqual(await querier.labelValues('__name__'), ['metric_0', 'metric_1', 'metric_2']);
+        assert.equal((await querier.labelValues('id', [new Matcher('=', 'shard', '0')])).length, 30);
+        querier.close();
       }));
 
     if (validates) {

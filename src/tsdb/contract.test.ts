@@ -18,8 +18,9 @@ function tmpDir(): string {
 
 async function harness(kind: 'head' | 'block' | 'merged' | 'reopen-wal' | 'reopen-checkpoint'): Promise<ContractHarness> {
   const dir = tmpDir();
-  // A small block range so that the suite's data (up to ~75 min) spans several blocks.
-  const opts = { dir, blockRange: kind === 'merged' ? 600_000 : 7_200_000, compactionIntervalMs: 0, retentionTime: 0, checkpointOnClose: kind !== 'reopen-wal' };
+  // 'merged': a small block range so that the suite's data spans several blocks and the head;
+  // 'block': a day, so that everything fits in the one block queried.
+  const opts = { dir, blockRange: kind === 'merged' ? 600_000 : kind === 'block' ? 86_400_000 : 7_200_000, compactionIntervalMs: 0, retentionTime: 0, checkpointOnClose: kind !== 'reopen-wal' };
   let db: Tsdb = await openTsdb(opts);
   let blockQ: Queryable | undefined;
   const opened: Block[] = [];
