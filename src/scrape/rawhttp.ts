@@ -20,6 +20,7 @@ export interface RawResponse {
 }
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
+const EMPTY = Buffer.alloc(0);
 
 /**
  * Socket reads land here and are copied out at once in the (synchronous) read callback, so
@@ -27,13 +28,28 @@ const CRLFCRLF = Buffer.from('\r\n\r\n');
  */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
+/**
+ * Response buffers, lent to a connection for one response and given back when its body has
+ * been consumed. Scrapes are spread over the interval, so a few buffers serve many targets.
+ */
+const FREE_BUFFERS: Buffer[] = [];
+const MAX_FREE_BUFFERS = 8;
+
+function takeBuffer(): Buffer {
+  return FREE_BUFFERS.pop() ?? Buffer.allocUnsafe(64 * 1024);
+}
+
+function giveBuffer(b: Buffer): void {
+  if (FREE_BUFFERS.length < MAX_FREE_BUFFERS) FREE_BUFFERS.push(b);
+}
+
 /** Thrown when a reused keep-alive connection was found closed before any response byte. */
 class StaleConnectionError extends Error {}
 
 class Connection {
   private sock: net.Socket;
-  /** The response being received (grows to the largest response of this connection). */
-  private buf: Buffer = Buffer.allocUnsafe(16 * 1024);
+  /** The response being received: a pooled buffer while a request is in flight or its body is in use. */
+  private buf: Buffer = EMPTY;
   private len = 0;
   closed = false;
   used = false;
@@ -79,6 +95,7 @@ class Connection {
   }
 
   request(head: string, limit: number): Promise<RawResponse> {
+    if (this.buf === EMPTY) this.buf = takeBuffer();
     this.len = 0;
     this.headerEnd = -1;
     this.headers = new Map();
@@ -94,6 +111,12 @@ class Connection {
   destroy(): void {
     this.closed = true;
     this.sock.destroy();
+  }
+
+  /** Gives the response buffer back to the pool (the body handed out must no longer be read). */
+  releaseBuffer(): void {
+    if (this.buf !== EMPTY) giveBuffer(this.buf);
+    this.buf = EMPTY;
   }
 
   private fail(e: Error): void {
@@ -286,9 +309,16 @@ export class RawHttpPool {
         if (signal.aborted) throw Object.assign(new Error('aborted'), { code: 'ABORTED' });
         const r = await conn.request(head, limit);
         conn.used = true;
-        return { ...r, release: () => this.give(conn) };
+        return {
+          ...r,
+          release: () => {
+            conn.releaseBuffer();
+            this.give(conn);
+          },
+        };
       } catch (e) {
         conn.destroy();
+        conn.releaseBuffer();
         if (signal.aborted) throw Object.assign(new Error('aborted'), { code: 'ABORTED' });
         if (e instanceof StaleConnectionError && attempt === 0) continue;
         throw e;
