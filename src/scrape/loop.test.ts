@@ -112,7 +112,7 @@ describe('scrape loop', () => {
   });
 
   test('honor_timestamps, metric_relabel_configs, OpenMetrics with gzip', async () => {
-    const om = '# TYPE c counter\nc_total 5 1500000000.5\nc_created 1400000000\n# TYPE drop_me gauge\ndrop_me 1\n# EOF\n';
+    const om = '# TYPE c counter\n# HELP c Count.\nc_total 5 1500000000.5 # {trace_id="abc"} 1 1500000000.1\nc_created 1400000000\n# TYPE drop_me gauge\ndrop_me 1\n# EOF\n';
     const s = await serve(() => gzipSync(om), { 'Content-Type': 'application/openmetrics-text; version=1.0.0', 'Content-Encoding': 'gzip' });
     for (const honor of [true, false]) {
       const store = new MemoryStorage();
