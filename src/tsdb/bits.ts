@@ -69,6 +69,11 @@ export class BitWriter {
     this.pos = 0;
   }
 
+  /** Makes room for `bits` more bits (callers may then write into `words` directly). */
+  reserve(bits: number): void {
+    this.ensure(bits);
+  }
+
   private ensure(bits: number): void {
     const need = ((this.pos + bits) >>> 5) + 2;
     if (need > this.words.length) {

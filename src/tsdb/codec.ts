@@ -22,7 +22,7 @@
  *     x - base, mode 1 zig-zag(x) (base 0); 0 for exceptions.
  * The first timestamp is the chunk's minT, kept in the block index.
  */
-import { BitWriter, bitLength, getBits, zigzag, unzigzag } from './bits.ts';
+import { BitWriter, bitLength, getBits, putBits, zigzag, unzigzag } from './bits.ts';
 
 export const T_SINGLE = 0;
 export const T_CONST = 1;
@@ -84,11 +84,17 @@ interface PackPlan {
   cost: number;
 }
 
-const histFor = new Float64Array(64);
-const histZig = new Float64Array(64);
+const histFor = new Int32Array(64);
+const histZig = new Int32Array(64);
+const excIdx = new Int32Array(MAX_BLOCK_CHUNK_SAMPLES * 2);
 
 function zz(x: number): number {
   return x >= -1073741824 && x < 1073741824 ? ((x << 1) ^ (x >> 31)) >>> 0 : zigzag(x);
+}
+
+/** Bit length of a non-negative safe integer (inlined form of bits.ts' bitLength). */
+function blen(x: number): number {
+  return x < 4294967296 ? 32 - Math.clz32(x) : 64 - Math.clz32(Math.floor(x / 4294967296));
 }
 
 /** Chooses mode, base and width for packing xs[0..c) in O(c): histograms of bit lengths. */
@@ -100,17 +106,18 @@ function planPack(xs: Float64Array, c: number): PackPlan {
   histZig.fill(0);
   for (let i = 0; i < c; i++) {
     const x = xs[i]!;
-    histFor[bitLength(x - min)]!++;
-    histZig[bitLength(zz(x))]!++;
+    histFor[blen(x - min)]!++;
+    histZig[blen(zz(x))]!++;
   }
   const best: PackPlan = { mode: 0, base: min, width: 0, cost: Infinity };
   for (let mode = 0; mode < 2; mode++) {
     const h = mode === 0 ? histFor : histZig;
-    const overhead = 1 + (mode === 0 ? 6 + bitLength(zigzag(min)) : 0) + 6 + 12;
+    const overhead = 1 + (mode === 0 ? 6 + blen(zigzag(min)) : 0) + 6 + 12;
     // Walking widths down from 53: exceptions are the values longer than the width.
-    let exc = 0;
     let excBits = 0;
-    for (let w = 53; w >= 0; w--) {
+    let top = 53;
+    while (top > 0 && h[top] === 0) top--;
+    for (let w = top; w >= 0; w--) {
       if (w <= 32) {
         const cost = overhead + c * w + excBits;
         if (cost <= best.cost) {
@@ -120,14 +127,9 @@ function planPack(xs: Float64Array, c: number): PackPlan {
           best.cost = cost;
         }
       }
-      // Values of bit length w become exceptions for narrower widths.
       const k = h[w]!;
-      if (k > 0) {
-        exc += k;
-        excBits += k * (w + 6 + 6 + 8);
-      }
+      if (k > 0) excBits += k * (w + 20);
     }
-    void exc;
   }
   return best;
 }
@@ -138,27 +140,36 @@ function writePacked(bw: BitWriter, xs: Float64Array, c: number, plan: PackPlan)
   bw.write(mode, 1);
   if (mode === 0) bw.writeSignedVar(base);
   bw.write(width, 6);
+  // One pass: residuals into place (xs is scratch owned by the encoder), exceptions noted.
   let exc = 0;
-  for (let i = 0; i < c; i++) {
-    const r = mode === 0 ? xs[i]! - base : zz(xs[i]!);
-    if (r >= limit) exc++;
-  }
-  bw.writeVar(exc);
-  let prev = 0;
   for (let i = 0; i < c; i++) {
     const x = xs[i]!;
     const r = mode === 0 ? x - base : zz(x);
-    if (r >= limit) {
-      bw.writeVar(i - prev);
-      bw.writeSignedVar(x - base);
-      prev = i;
-    }
+    if (r >= limit) excIdx[exc++] = i;
+  }
+  bw.writeVar(exc);
+  let prev = 0;
+  for (let k = 0; k < exc; k++) {
+    const i = excIdx[k]!;
+    bw.writeVar(i - prev);
+    bw.writeSignedVar(xs[i]! - base);
+    prev = i;
   }
   if (width === 0) return;
+  bw.reserve(c * width);
+  const w = bw.words;
+  let p = bw.pos;
+  let e = 0;
   for (let i = 0; i < c; i++) {
-    const r = mode === 0 ? xs[i]! - base : zz(xs[i]!);
-    bw.write(r >= limit ? 0 : r, width);
+    let r: number;
+    if (e < exc && excIdx[e] === i) {
+      r = 0;
+      e++;
+    } else r = mode === 0 ? xs[i]! - base : zz(xs[i]!);
+    putBits(w, 0, p, r, width);
+    p += width;
   }
+  bw.pos = p;
 }
 
 /** Cost in bits of the XOR value stream of vs[from..to) (exact). */
@@ -321,10 +332,9 @@ export function encodeBlockChunk(bw: BitWriter, ts: ArrayLike<number>, vs: Float
         m[i] = mi;
       }
       if (ok) {
-        const xorCost = xorValueBits(vs, from, to);
-        // Try the three orders; residuals go to `a` (timestamps are already planned).
+        // Try the orders (deltas first: counters); residuals go to `a` (timestamps are planned).
         let bestCost = Infinity;
-        for (let o = 0; o <= 2; o++) {
+        for (const o of ORDERS) {
           const c = residuals(m, n, o, a);
           const plan = planPack(a, c);
           const cost = plan.cost + (o === 2 ? 60 : 0);
@@ -333,8 +343,11 @@ export function encodeBlockChunk(bw: BitWriter, ts: ArrayLike<number>, vs: Float
             order = o;
             vPlan = plan;
           }
+          // Nothing packs below zero bits per value.
+          if (plan.width === 0 && cost < 200) break;
         }
-        if (bestCost + 60 < xorCost) vKind = V_DECIMAL;
+        // XOR takes at least one bit per value: only worth costing when decimals take more.
+        if (bestCost + 60 < n || bestCost + 60 < xorValueBits(vs, from, to)) vKind = V_DECIMAL;
       }
     }
   }
@@ -368,6 +381,8 @@ export function encodeBlockChunk(bw: BitWriter, ts: ArrayLike<number>, vs: Float
   if (pad) bw.write(0, pad);
   return (bw.pos - start) >>> 5;
 }
+
+const ORDERS = [1, 2, 0] as const;
 
 /** Residuals of mantissas for an order: 0 raw m[1..], 1 deltas, 2 delta-of-deltas. */
 function residuals(m: Float64Array, n: number, order: number, out: Float64Array): number {

@@ -122,7 +122,8 @@ function fillRefs(head: Head, slots: Int32Array, refs: Float64Array, n: number):
 }
 
 function applySamples(head: Head, slots: Int32Array, ts: Float64Array, vs: Float64Array, n: number): void {
-  for (let i = 0; i < n; i++) head.appendSampleAt(slots[i]!, ts, vs, i);
+  const vs32 = new Uint32Array(vs.buffer, vs.byteOffset, n * 2);
+  for (let i = 0; i < n; i++) head.appendSampleAt(slots[i]!, ts, vs32, i);
 }
 
 /** Buffers of finished appenders, reused by new ones (no allocation per scrape). */

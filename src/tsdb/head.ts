@@ -48,6 +48,7 @@ const sealWriter = new BitWriter(512);
 /** One-sample input buffers of appendSample. */
 const sampleT = new Float64Array(1);
 const sampleV = new Float64Array(1);
+const sampleV32 = new Uint32Array(sampleV.buffer);
 
 function sameBits(a: number, b: number): boolean {
   f64[0] = a;
@@ -510,11 +511,14 @@ export class Head {
   appendSample(s: number, t: number, v: number): number {
     sampleT[0] = t;
     sampleV[0] = v;
-    return this.appendSampleAt(s, sampleT, sampleV, 0);
+    return this.appendSampleAt(s, sampleT, sampleV32, 0);
   }
 
-  /** appendSample for sample (ts[k], vs[k]) (no boxing of the doubles on the hot path). */
-  appendSampleAt(s: number, ts: Float64Array, vs: Float64Array, k: number): number {
+  /**
+   * appendSample for sample (ts[k], value words vs32[2k] low / vs32[2k+1] high): no boxing of
+   * doubles and no float-to-bits round trip on the hot path.
+   */
+  appendSampleAt(s: number, ts: Float64Array, vs32: Uint32Array, k: number): number {
     const st = this.st;
     const f = st.f;
     const fo = s * 8;
@@ -523,8 +527,7 @@ export class Head {
     const t = ts[k]!;
     if (t <= lastT) {
       if (t === lastT) {
-        f64[0] = vs[k]!;
-        if (u32[0] === st.u[uo + 4 /* U_VLO */] && u32[1] === st.u[uo + 5 /* U_VHI */]) return APPEND_DUPLICATE_SAME;
+        if (vs32[2 * k] === st.u[uo + 4 /* U_VLO */] && vs32[2 * k + 1] === st.u[uo + 5 /* U_VHI */]) return APPEND_DUPLICATE_SAME;
         this.duplicates++;
         return APPEND_DUPLICATE;
       }
@@ -538,18 +541,18 @@ export class Head {
     const ncap = st.u[uo + 10 /* U_NCAP */]!;
     const n = ncap & 0xffff;
     if (n === 0) {
-      this.openChunk(s, ts, vs, k);
+      this.openChunk(s, ts, vs32, k);
     } else if (
       n >= this.samplesPerChunk ||
       t >= (Math.floor(f[fo + 3 /* F_MINT */]! / this.chunkRange) + 1) * this.chunkRange ||
       st.u[uo + 8 /* U_BITS */]! > OPEN_CHUNK_MAX_BITS
     ) {
       this.sealOpen(s);
-      this.openChunk(s, ts, vs, k);
+      this.openChunk(s, ts, vs32, k);
     } else {
       let loc = st.i[uo + 9 /* U_LOC */]!;
       if (st.u[uo + 8 /* U_BITS */]! + (MAX_SAMPLE_BITS + 64) > (ncap >>> 16) * 32) loc = this.growOpen(s, loc);
-      xorNext(st, s, this.slab.pages[loc >>> 16]!, loc & 0xffff, ts, vs, k);
+      xorNext(st, s, this.slab.pages[loc >>> 16]!, loc & 0xffff, ts, vs32, k);
     }
     if (t > this.maxT) this.maxT = t;
     if (t < this.minT) this.minT = t;
@@ -557,16 +560,17 @@ export class Head {
     return APPEND_OK;
   }
 
-  private openChunk(s: number, ts: Float64Array, vs: Float64Array, k: number): void {
+  private openChunk(s: number, ts: Float64Array, vs32: Uint32Array, k: number): void {
     const st = this.st;
     const uo = s * 16;
-    // Start at one size below the last chunk's final size: at most one move per chunk.
+    // Start at one size below the last chunk's final size (at most one move per chunk); the
+    // smallest class holds too few samples to be worth starting in.
     const hint = this.sizeHint[s]!;
-    const cls = hint > 0 ? hint - 1 : 0;
+    const cls = hint > 1 ? hint - 1 : 1;
     const loc = this.slab.alloc(cls);
     st.i[uo + U_LOC] = loc;
     st.u[uo + U_NCAP] = SLOT_WORDS[cls]! << 16;
-    xorFirst(st, s, this.slab.pages[loc >>> 16]!, loc & 0xffff, ts, vs, k);
+    xorFirst(st, s, this.slab.pages[loc >>> 16]!, loc & 0xffff, ts, vs32, k);
     this.chunksCreated++;
   }
 
@@ -1124,7 +1128,8 @@ export class Head {
     const minT = this.minT;
     const maxT = this.maxT;
     this.minValidTime = -Infinity;
-    for (let j = 0; j < k; j++) this.appendSampleAt(s, ts, vs, j);
+    const vs32 = new Uint32Array(vs.buffer, 0, k * 2);
+    for (let j = 0; j < k; j++) this.appendSampleAt(s, ts, vs32, j);
     this.samplesAppended = appended;
     this.minValidTime = minValid;
     this.minT = minT;

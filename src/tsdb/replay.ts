@@ -67,6 +67,7 @@ export function replayWal(head: Head, walDir: string, opts: { logger: Logger; re
       else remap.set(ref, head.createAt(pairs, head.top, 0));
     },
     samples: (refs, ts, vs, n) => {
+      const vs32 = new Uint32Array(vs.buffer, vs.byteOffset, n * 2);
       for (let i = 0; i < n; i++) {
         const ref = refs[i]!;
         let s = ref % SLOT_SPACE;
@@ -77,7 +78,7 @@ export function replayWal(head: Head, walDir: string, opts: { logger: Logger; re
             continue;
           }
         }
-        head.appendSampleAt(s, ts, vs, i);
+        head.appendSampleAt(s, ts, vs32, i);
       }
     },
     delete: (refs, start, end) => {

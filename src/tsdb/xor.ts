@@ -97,19 +97,21 @@ export const U_PIDX = 15;
  * Starts a chunk in zeroed words at `base` with its first sample (ts[k], vs[k]). The chunk's
  * timestamp origin is that sample's time (recorded in F_MINT). The caller sets the open chunk's location and capacity.
  */
-export function xorFirst(st: SeriesState, s: number, w: Uint32Array, base: number, ts: Float64Array, vs: Float64Array, k: number): void {
+export function xorFirst(st: SeriesState, s: number, w: Uint32Array, base: number, ts: Float64Array, vs32: Uint32Array, k: number): void {
   const t = ts[k]!;
-  const v = vs[k]!;
+  const lo = vs32[2 * k]!;
+  const hi = vs32[2 * k + 1]!;
   const f = st.f;
   const u = st.u;
   const fo = s * 8;
   const uo = s * 16;
   f[fo + 0 /* F_T */] = t;
   f[fo + 1 /* F_DELTA */] = 0;
-  f[fo + 2 /* F_V */] = v;
+  u[uo + 4 /* U_VLO */] = lo;
+  u[uo + 5 /* U_VHI */] = hi;
   f[fo + 3 /* F_MINT */] = t;
-  w[base] = u[uo + 5 /* U_VHI */]!;
-  w[base + 1] = u[uo + 4 /* U_VLO */]!;
+  w[base] = hi;
+  w[base + 1] = lo;
   u[uo + 8 /* U_BITS */] = 64;
   u[uo + 10 /* U_NCAP */] = (u[uo + 10 /* U_NCAP */]! & 0xffff0000) | 1;
   u[uo + 11 /* U_LT */] = 0xff;
@@ -119,10 +121,10 @@ export function xorFirst(st: SeriesState, s: number, w: Uint32Array, base: numbe
  * Appends sample (ts[k], vs[k]) (time greater than the slot's last timestamp) to the open chunk. The caller
  * guarantees `MAX_SAMPLE_BITS` free, zeroed bits after the used ones plus two spare words.
  */
-export function xorNext(st: SeriesState, s: number, w: Uint32Array, base: number, ts: Float64Array, vs: Float64Array, k: number): void {
-  // Samples are passed as (array, index): doubles passed as arguments would be boxed per call.
+export function xorNext(st: SeriesState, s: number, w: Uint32Array, base: number, ts: Float64Array, vs32: Uint32Array, k: number): void {
+  // Samples are passed as (array, index): doubles passed as arguments would be boxed per call;
+  // values as their two 32-bit words (vs32[2k] low, vs32[2k+1] high).
   const t = ts[k]!;
-  const v = vs[k]!;
   const f = st.f;
   const u = st.u;
   const fo = s * 8;
@@ -150,11 +152,12 @@ export function xorNext(st: SeriesState, s: number, w: Uint32Array, base: number
   f[fo + 0 /* F_T */] = t;
   f[fo + 1 /* F_DELTA */] = delta;
 
-  const plo = u[uo + 4 /* U_VLO */]!;
-  const phi = u[uo + 5 /* U_VHI */]!;
-  f[fo + 2 /* F_V */] = v;
-  const xlo = u[uo + 4 /* U_VLO */]! ^ plo;
-  const xhi = u[uo + 5 /* U_VHI */]! ^ phi;
+  const lo = vs32[2 * k]!;
+  const hi = vs32[2 * k + 1]!;
+  const xlo = lo ^ u[uo + 4 /* U_VLO */]!;
+  const xhi = hi ^ u[uo + 5 /* U_VHI */]!;
+  u[uo + 4 /* U_VLO */] = lo;
+  u[uo + 5 /* U_VHI */] = hi;
   if ((xlo | xhi) === 0) {
     p += 1;
   } else {
@@ -398,8 +401,9 @@ export function encodeXorChunk(ts: ArrayLike<number>, vs: Float64Array, from = 0
   let words = new Uint32Array(Math.max(8, ((n * MAX_SAMPLE_BITS) >>> 5) + 8));
   if (n === 0) return { words: new Uint32Array(1), bits: 0 };
   const tsa = ts instanceof Float64Array ? ts : Float64Array.from(ts);
-  xorFirst(st, 0, words, 0, tsa, vs, from);
-  for (let i = from + 1; i < to; i++) xorNext(st, 0, words, 0, tsa, vs, i);
+  const vs32 = new Uint32Array(vs.buffer, vs.byteOffset, vs.length * 2);
+  xorFirst(st, 0, words, 0, tsa, vs32, from);
+  for (let i = from + 1; i < to; i++) xorNext(st, 0, words, 0, tsa, vs32, i);
   const bits = st.u[U_BITS]!;
   words = words.slice(0, ((bits + 31) >>> 5) + SPARE_WORDS);
   return { words, bits };
