@@ -20,7 +20,9 @@
  * Extra cores for rules = rules-phase cores − baseline cores (CPU = utime+stime; Prometheus
  * from /proc/PID/stat, Vigil from process.cpuUsage()). Ports: 127.0.0.1, chosen free. Only the
  * processes started here are stopped, by PID. Scratch data under the OS temp dir, removed.
- * Env: FILL_S, BASE_WIN_S, WARM_S, WIN_S (seconds). Takes ~12 minutes with the defaults.
+ * Steps 3 and 4 repeat REPS times (default 3; Prometheus keeps scraping without rules while
+ * Vigil is measured, so neither store has a gap); figures are medians (min–max) over the reps.
+ * Env: REPS, FILL_S, BASE_WIN_S, WARM_S, WIN_S (seconds). ~24 minutes with the defaults.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -43,6 +45,7 @@ const FILL_S = Number(process.env.FILL_S ?? 330);
 const BASE_WIN_S = Number(process.env.BASE_WIN_S ?? 60);
 const WARM_S = Number(process.env.WARM_S ?? 30);
 const WIN_S = Number(process.env.WIN_S ?? 120);
+const REPS = Number(process.env.REPS ?? 3);
 const INTERVAL_S = 15;
 const CROSS_PERIOD_S = 40;
 
@@ -236,101 +239,136 @@ async function main(): Promise<void> {
       }
     })();
 
-    log('Prometheus with 1,000 rules');
-    await stopChild(prom);
-    const promPhaseStart = Date.now();
-    prom = await startProm(true);
-    const promRulesPid = prom.pid!;
-    await sleep(WARM_S * 1000);
-    const promLd: number[] = [];
-    const promPhase = await measure(() => procCpuS(promRulesPid), () => procRssMb(promRulesPid), WIN_S, async () => {
-      const t = await (await fetch(`http://127.0.0.1:${pport}/metrics`)).text();
-      promLd.push(metricSum(t, 'prometheus_rule_group_last_duration_seconds'));
-    });
-    const promMetrics = await (await fetch(`http://127.0.0.1:${pport}/metrics`)).text();
-    const promFiring = Number(((await (await fetch(`http://127.0.0.1:${pport}/api/v1/query?query=${encodeURIComponent('count(ALERTS{alertstate="firing",alertname=~"BenchRule.*"})')}`)).json()) as any).data.result[0]?.value[1] ?? 0);
-    await stopChild(prom);
-    prom = undefined;
-    const promPhaseEnd = Date.now();
-
-    log('Vigil with 1,000 rules');
-    const registry = new Registry();
+    interface Rep {
+      prom: Phase;
+      vigil: Phase;
+      promLd: number;
+      vigilLd: number;
+      promQ: [number, number, number];
+      vigilQ: [number, number, number];
+      promMissed: string;
+      vigilMissed: string;
+      promFailures: number;
+      vigilFailures: number;
+      promFiring: number;
+      vigilFiring: number;
+    }
+    const reps: Rep[] = [];
+    const promDelay: number[] = [];
+    const vigilDelayAm: number[] = [];
+    const vigilDelayInProc: number[] = [];
+    const handed: Array<{ t: number; startsAt: number }> = [];
+    const mean = (a: number[]) => (a.length ? a.reduce((x, y) => x + y, 0) / a.length : NaN);
+    const quant = (text: string, name: string): [number, number, number] => ['0.5', '0.9', '0.99'].map((qq) => metricPick(text, `${name}{quantile="${qq}"}`) * 1000) as [number, number, number];
+    // Delay from each upward crossing in [from, to] to the first firing BenchThreshold alert after it.
+    const delays = (from: number, to: number, list: Array<{ t: number; startsAt: number }>) => {
+      const out: number[] = [];
+      for (const c of crossings) {
+        if (c < from || c > to) continue;
+        const a = list.find((x) => x.t > c && x.startsAt >= c - 1000);
+        if (a && a.t - c < 60_000) out.push((a.t - c) / 1000);
+      }
+      return out;
+    };
     const dispatcher = new AlertDispatcher({ logger });
     dispatcher.applyConfig(Labels.EMPTY, [alertmanagerConfigSchema.parse({ path_prefix: '/vigil', static_configs: [{ targets: [`127.0.0.1:${cport}`] }] })]);
-    const handed: Array<{ t: number; startsAt: number }> = [];
-    const rules = new RuleManager({
-      query: engineQueryFunc(new Engine(), db),
-      appendable: db,
-      queryable: db,
-      notify: (alerts) => {
-        const t = Date.now();
-        for (const a of alerts) if (a.labels.get('alertname') === 'BenchThreshold' && a.endsAt > t) handed.push({ t, startsAt: a.startsAt });
-        dispatcher.send(alerts);
-      },
-      logger,
-      registry,
-    });
-    const vigilPhaseStart = Date.now();
-    const report = await rules.update({ files: [rulesFile, crossFile], evaluationIntervalMs: INTERVAL_S * 1000, externalLabels: Labels.EMPTY, externalURL: 'http://127.0.0.1' });
-    if (report.problems.length) throw new Error(report.problems.map((p) => p.text).join('\n'));
-    rules.start();
-    await sleep(WARM_S * 1000);
-    const vigilLd: number[] = [];
-    const vigilPhase = await measure(selfCpuS, () => procRssMb(process.pid), WIN_S, async () => {
-      vigilLd.push(rules.groups().reduce((s, g) => s + g.evaluationMs / 1000, 0));
-    });
-    const vigilMetrics = await registry.metrics();
-    const vigilFiring = rules.alertingRules().filter((r) => r.name.startsWith('BenchRule')).reduce((n, r) => n + r.activeAlerts().filter((a) => a.state === 'firing').length, 0);
-    const groups = rules.groups();
-    const vigilMissed = groups.reduce((s, g) => s + g.stats.iterationsMissed, 0);
-    const vigilIters = groups.reduce((s, g) => s + g.stats.iterationsTotal, 0);
-    const vigilFailures = groups.reduce((s, g) => s + g.stats.evaluationFailures, 0);
+
+    for (let rep = 1; rep <= REPS; rep++) {
+      log(`rep ${rep}/${REPS}: Prometheus with 1,000 rules`);
+      await stopChild(prom);
+      prom = await startProm(true);
+      const promRulesPid = prom.pid!;
+      await sleep(WARM_S * 1000);
+      const pFrom = Date.now();
+      const promLd: number[] = [];
+      const promPhase = await measure(() => procCpuS(promRulesPid), () => procRssMb(promRulesPid), WIN_S, async () => {
+        const t = await (await fetch(`http://127.0.0.1:${pport}/metrics`)).text();
+        promLd.push(metricSum(t, 'prometheus_rule_group_last_duration_seconds'));
+      });
+      const pTo = Date.now();
+      const promMetrics = await (await fetch(`http://127.0.0.1:${pport}/metrics`)).text();
+      const promFiring = Number(((await (await fetch(`http://127.0.0.1:${pport}/api/v1/query?query=${encodeURIComponent('count(ALERTS{alertstate="firing",alertname=~"BenchRule.*"})')}`)).json()) as any).data.result[0]?.value[1] ?? 0);
+      await sleep(35_000); // let the last crossing's alert arrive
+      await stopChild(prom);
+      promDelay.push(...delays(pFrom, pTo, arrivals.filter((a) => a.who === 'prometheus' && a.endsAt > a.t)));
+      // Prometheus keeps scraping (no rules) while Vigil is measured, so its data has no gap.
+      prom = await startProm(false);
+
+      log(`rep ${rep}/${REPS}: Vigil with 1,000 rules`);
+      const registry = new Registry();
+      const rules = new RuleManager({
+        query: engineQueryFunc(new Engine(), db),
+        appendable: db,
+        queryable: db,
+        notify: (alerts) => {
+          const t = Date.now();
+          for (const a of alerts) if (a.labels.get('alertname') === 'BenchThreshold' && a.endsAt > t) handed.push({ t, startsAt: a.startsAt });
+          dispatcher.send(alerts);
+        },
+        logger,
+        registry,
+      });
+      const report = await rules.update({ files: [rulesFile, crossFile], evaluationIntervalMs: INTERVAL_S * 1000, externalLabels: Labels.EMPTY, externalURL: 'http://127.0.0.1' });
+      if (report.problems.length) throw new Error(report.problems.map((x) => x.text).join('\n'));
+      rules.start();
+      await sleep(WARM_S * 1000);
+      const vFrom = Date.now();
+      const vigilLd: number[] = [];
+      const vigilPhase = await measure(selfCpuS, () => procRssMb(process.pid), WIN_S, async () => {
+        vigilLd.push(rules.groups().reduce((x, g) => x + g.evaluationMs / 1000, 0));
+      });
+      const vTo = Date.now();
+      const vigilMetrics = await registry.metrics();
+      const groups = rules.groups();
+      const vigilFiring = rules.alertingRules().filter((r) => r.name.startsWith('BenchRule')).reduce((n, r) => n + r.activeAlerts().filter((a) => a.state === 'firing').length, 0);
+      await sleep(35_000);
+      await rules.stop();
+      vigilDelayAm.push(...delays(vFrom, vTo, arrivals.filter((a) => a.who === 'vigil' && a.endsAt > a.t)));
+      vigilDelayInProc.push(...delays(vFrom, vTo, handed));
+      reps.push({
+        prom: promPhase,
+        vigil: vigilPhase,
+        promLd: mean(promLd),
+        vigilLd: mean(vigilLd),
+        promQ: quant(promMetrics, 'prometheus_rule_evaluation_duration_seconds'),
+        vigilQ: quant(vigilMetrics, 'vigil_rule_evaluation_duration_seconds'),
+        promMissed: `${metricSum(promMetrics, 'prometheus_rule_group_iterations_missed_total')}/${metricSum(promMetrics, 'prometheus_rule_group_iterations_total')}`,
+        vigilMissed: `${groups.reduce((x, g) => x + g.stats.iterationsMissed, 0)}/${groups.reduce((x, g) => x + g.stats.iterationsTotal, 0)}`,
+        promFailures: metricSum(promMetrics, 'prometheus_rule_evaluation_failures_total'),
+        vigilFailures: groups.reduce((x, g) => x + g.stats.evaluationFailures, 0),
+        promFiring,
+        vigilFiring,
+      });
+      const r = reps.at(-1)!;
+      log(`  extra cores: Vigil ${fmt(r.vigil.cores - vigilBase.cores)}, Prometheus ${fmt(r.prom.cores - promBase.cores)}`);
+    }
     crossing = false;
-    await rules.stop();
-    const vigilPhaseEnd = Date.now();
     await dispatcher.stop(2000);
     await scrape.stop();
     await db.close();
     await crossLoop;
 
-    // Delay from each upward crossing to the first firing BenchThreshold alert after it.
-    const delays = (who: string, from: number, to: number, list: Array<{ t: number; startsAt: number }>) => {
-      const out: number[] = [];
-      for (const c of crossings) {
-        if (c < from + WARM_S * 1000 || c > to) continue;
-        const next = crossings.find((x) => x > c) ?? Infinity;
-        const a = list.find((x) => x.t > c && x.t < next + 30_000 && x.startsAt >= c - 1000);
-        if (a) out.push((a.t - c) / 1000);
-      }
-      void who;
-      return out;
-    };
-    const promDelay = delays('prometheus', promPhaseStart, promPhaseEnd, arrivals.filter((a) => a.who === 'prometheus' && a.endsAt > a.t));
-    const vigilDelayAm = delays('vigil', vigilPhaseStart, vigilPhaseEnd, arrivals.filter((a) => a.who === 'vigil' && a.endsAt > a.t));
-    const vigilDelayInProc = delays('vigil', vigilPhaseStart, vigilPhaseEnd, handed);
-
-    const promExtra = promPhase.cores - promBase.cores;
-    const vigilExtra = vigilPhase.cores - vigilBase.cores;
-    const mean = (a: number[]) => (a.length ? a.reduce((s, x) => s + x, 0) / a.length : NaN);
-    const q = (text: string, name: string, quant: string) => metricPick(text, `${name}{quantile="${quant}"}`) * 1000;
+    const mm = (a: number[], d = 3) => `${fmt(med(a), d)} (${fmt(Math.min(...a), d)}–${fmt(Math.max(...a), d)})`;
+    const vExtra = reps.map((r) => r.vigil.cores - vigilBase.cores);
+    const pExtra = reps.map((r) => r.prom.cores - promBase.cores);
+    const ratio = reps.map((_, i) => vExtra[i]! / pExtra[i]!);
     const rows: Array<[string, string, string, string]> = [
-      ['figure', 'Vigil', 'Prometheus 2.42', 'Vigil / Prometheus'],
+      ['figure (median (min–max) over reps)', 'Vigil', 'Prometheus 2.42', 'Vigil / Prometheus'],
       ['CPU cores, scrape only (10k series at 15 s)', fmt(vigilBase.cores), fmt(promBase.cores), ''],
-      ['CPU cores, 1,000 rules', fmt(vigilPhase.cores), fmt(promPhase.cores), ''],
-      ['extra CPU cores for rule evaluation', fmt(vigilExtra), fmt(promExtra), fmt(vigilExtra / promExtra, 2)],
-      ['CPU-seconds of rule evaluation per 15 s cycle', fmt(vigilExtra * INTERVAL_S, 2), fmt(promExtra * INTERVAL_S, 2), fmt(vigilExtra / promExtra, 2)],
-      ['Σ group last duration per cycle, mean of 15 s samples (s)', fmt(mean(vigilLd), 2), fmt(mean(promLd), 2), fmt(mean(vigilLd) / mean(promLd), 2)],
-      ['Σ group last duration per cycle, max (s)', fmt(Math.max(...vigilLd), 2), fmt(Math.max(...promLd), 2), ''],
-      ['rule evaluation p50 / p90 / p99 (ms)', `${fmt(q(vigilMetrics, 'vigil_rule_evaluation_duration_seconds', '0.5'), 1)} / ${fmt(q(vigilMetrics, 'vigil_rule_evaluation_duration_seconds', '0.9'), 1)} / ${fmt(q(vigilMetrics, 'vigil_rule_evaluation_duration_seconds', '0.99'), 1)}`, `${fmt(q(promMetrics, 'prometheus_rule_evaluation_duration_seconds', '0.5'), 1)} / ${fmt(q(promMetrics, 'prometheus_rule_evaluation_duration_seconds', '0.9'), 1)} / ${fmt(q(promMetrics, 'prometheus_rule_evaluation_duration_seconds', '0.99'), 1)}`, ''],
-      ['group iterations missed / total', `${vigilMissed} / ${vigilIters}`, `${metricSum(promMetrics, 'prometheus_rule_group_iterations_missed_total')} / ${metricSum(promMetrics, 'prometheus_rule_group_iterations_total')}`, ''],
-      ['rule evaluation failures', String(vigilFailures), String(metricSum(promMetrics, 'prometheus_rule_evaluation_failures_total')), ''],
-      ['firing BenchRule alerts at the end', String(vigilFiring), String(promFiring), ''],
+      ['CPU cores, 1,000 rules', mm(reps.map((r) => r.vigil.cores)), mm(reps.map((r) => r.prom.cores)), ''],
+      ['extra CPU cores for rule evaluation', mm(vExtra), mm(pExtra), mm(ratio, 2)],
+      ['CPU-seconds of rule evaluation per 15 s cycle', mm(vExtra.map((x) => x * INTERVAL_S), 2), mm(pExtra.map((x) => x * INTERVAL_S), 2), ''],
+      ['Σ group last duration per cycle, mean of 15 s samples (s)', mm(reps.map((r) => r.vigilLd), 2), mm(reps.map((r) => r.promLd), 2), ''],
+      ['rule evaluation p50 / p90 / p99 (ms)', `${fmt(med(reps.map((r) => r.vigilQ[0])), 1)} / ${fmt(med(reps.map((r) => r.vigilQ[1])), 1)} / ${fmt(med(reps.map((r) => r.vigilQ[2])), 1)}`, `${fmt(med(reps.map((r) => r.promQ[0])), 1)} / ${fmt(med(reps.map((r) => r.promQ[1])), 1)} / ${fmt(med(reps.map((r) => r.promQ[2])), 1)}`, ''],
+      ['group iterations missed/total, per rep', reps.map((r) => r.vigilMissed).join(' '), reps.map((r) => r.promMissed).join(' '), ''],
+      ['rule evaluation failures, per rep', reps.map((r) => r.vigilFailures).join(' '), reps.map((r) => r.promFailures).join(' '), ''],
+      ['firing BenchRule alerts at the end, per rep', reps.map((r) => r.vigilFiring).join(' '), reps.map((r) => r.promFiring).join(' '), ''],
       ['threshold crossing → alert at Alertmanager, median (s) [n]', `${fmt(med(vigilDelayAm), 1)} [${vigilDelayAm.length}]`, `${fmt(med(promDelay), 1)} [${promDelay.length}]`, fmt(med(vigilDelayAm) / med(promDelay), 2)],
       ['threshold crossing → alert handed on in-process, median (s) [n]', `${fmt(med(vigilDelayInProc), 1)} [${vigilDelayInProc.length}]`, '', ''],
-      ['RSS MB, scrape only / with rules', `${fmt(vigilBase.rssMb, 0)} / ${fmt(vigilPhase.rssMb, 0)}`, `${fmt(promBase.rssMb, 0)} / ${fmt(promPhase.rssMb, 0)}`, ''],
+      ['RSS MB, scrape only / with rules (median)', `${fmt(vigilBase.rssMb, 0)} / ${fmt(med(reps.map((r) => r.vigil.rssMb)), 0)}`, `${fmt(promBase.rssMb, 0)} / ${fmt(med(reps.map((r) => r.prom.rssMb)), 0)}`, ''],
     ];
     const w = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
-    console.log(`\nrules bench: 1,000 alerting rules (50 groups × 20), 10k series, ${INTERVAL_S} s interval; fill ${FILL_S} s, baseline ${BASE_WIN_S} s, warm-up ${WARM_S} s, window ${WIN_S} s; load ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
+    console.log(`\nrules bench: 1,000 alerting rules (50 groups × 20), 10k series, ${INTERVAL_S} s interval; ${REPS} rep(s); fill ${FILL_S} s, baseline ${BASE_WIN_S} s, warm-up ${WARM_S} s, window ${WIN_S} s; load ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
     for (const r of rows) console.log(r.map((c, i) => c.padEnd(w[i]!)).join('  '));
     console.log('\n(Σ group durations are wall times: Vigil evaluates its groups concurrently on one thread, so they overlap; compare CPU-seconds per cycle.)');
     console.log(`delays (s): vigil→AM ${vigilDelayAm.map((x) => x.toFixed(1)).join(' ')}; prometheus→AM ${promDelay.map((x) => x.toFixed(1)).join(' ')}`);
