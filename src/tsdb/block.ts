@@ -362,7 +362,7 @@ interface NameEntry {
 }
 
 /** Chunk references captured for selected series, and the chunk data read for them. */
-class BlockCapture {
+export class BlockCapture {
   file: number[] = [];
   off: number[] = [];
   words: number[] = [];
@@ -860,6 +860,24 @@ export class Block {
       result = subtract(result, this.valuesPostings(m.name, (v) => !m.matches(v)));
     }
     return result;
+  }
+
+  /**
+   * Series number i with its chunks overlapping [mint, maxt] (undefined when none), for walking
+   * a block in label order without materialising every series. The caller pins the block.
+   */
+  seriesAt(i: number, mint: number, maxt: number, cap?: BlockCapture): BlockSeries | undefined {
+    const c = cap ?? new BlockCapture(this);
+    const del = this.tombstones.get(i) ?? null;
+    const from = c.minT.length;
+    this.captureChunks(i, mint, maxt, c, del);
+    if (c.minT.length === from) return undefined;
+    return new BlockSeries(Labels.fromSortedPairs(this.seriesPairs(i)), this, c, from, c.minT.length, mint, maxt, del);
+  }
+
+  /** A capture to share among seriesAt() calls (shared read-ahead). */
+  newCapture(): BlockCapture {
+    return new BlockCapture(this);
   }
 
   /** Series (label order) with chunks overlapping [mint, maxt]. The caller pins the block. */

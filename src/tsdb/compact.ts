@@ -91,23 +91,31 @@ export async function mergeBlocks(dir: string, group: readonly Block[], files: F
   let writer: BlockWriter | undefined;
   try {
     writer = new BlockWriter(dir, mint, maxt, files);
-    const lists = group.map((b) => b.select([], -Infinity, Infinity));
-    const idx = new Int32Array(lists.length);
+    // Walk every source in label order, one series at a time.
+    const caps = group.map((b) => b.newCapture());
+    const next = group.map(() => 0);
+    const cur: Array<BlockSeries | undefined> = group.map(() => undefined);
+    const advance = (k: number): void => {
+      const b = group[k]!;
+      cur[k] = undefined;
+      while (next[k]! < b.numSeries && cur[k] === undefined) cur[k] = b.seriesAt(next[k]!++, -Infinity, Infinity, caps[k]);
+    };
+    for (let k = 0; k < group.length; k++) advance(k);
     const col = new SampleCollector();
     let count = 0;
     for (;;) {
       let min: Labels | undefined;
-      for (let k = 0; k < lists.length; k++) {
-        const s = lists[k]![idx[k]!];
+      for (let k = 0; k < group.length; k++) {
+        const s = cur[k];
         if (s && (min === undefined || compareLabels(s.labels, min) < 0)) min = s.labels;
       }
       if (min === undefined) break;
       const parts: BlockSeries[] = [];
-      for (let k = 0; k < lists.length; k++) {
-        const s = lists[k]![idx[k]!];
+      for (let k = 0; k < group.length; k++) {
+        const s = cur[k];
         if (s && compareLabels(s.labels, min) === 0) {
           parts.push(s);
-          idx[k]!++;
+          advance(k);
         }
       }
       const byTime = parts.slice().sort((a, b) => a.minTime() - b.minTime());

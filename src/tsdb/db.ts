@@ -32,7 +32,7 @@ import {
 import { Block, BlockWriter, listBlockDirs, type BlockMeta } from './block.ts';
 import { TsdbError, describeFsError } from './errors.ts';
 import { FileOps, dirBytes, syncDir, type WriteHook } from './fsops.ts';
-import { APPEND_OK, Head, SLOT_SPACE, type HeadSeries } from './head.ts';
+import { APPEND_OK, Head, SLOT_SPACE } from './head.ts';
 import { ConcatIterator } from './iterators.ts';
 import { SampleCollector, mergeBlocks, yieldLoop } from './compact.ts';
 import { registerTsdbMetrics, type TsdbMetrics } from './metrics.ts';
@@ -709,18 +709,23 @@ export class Tsdb implements Storage {
     let writer: BlockWriter | undefined;
     let meta: BlockMeta | undefined;
     try {
-      const series = head.select([], mint, maxt - 1);
-      if (series.length > 0) {
+      // Series are captured one at a time: nothing in [mint, maxt) changes any more
+      // (appends there are out of bounds, deletions wait for this to finish).
+      const slots = head.slotsFor([], mint, maxt - 1);
+      if (slots.length > 0) {
         writer = new BlockWriter(this.dir, mint, maxt, this.files);
         const col = new SampleCollector();
-        for (let i = 0; i < series.length; i++) {
-          const s = series[i] as HeadSeries;
-          col.reset();
-          col.drain(s.iterator());
-          writer.addSeries(s.labels.pairs as string[], col.ts, col.vs, col.n);
+        for (let i = 0; i < slots.length; i++) {
+          const s = head.seriesOf(slots[i]!, mint, maxt - 1);
+          if (s) {
+            col.reset();
+            col.drain(s.iterator());
+            writer.addSeries(s.labels.pairs as string[], col.ts, col.vs, col.n);
+          }
           if ((i & 1023) === 1023) await yieldLoop();
         }
-        meta = writer.finish({ level: 1, sources: [] });
+        meta = writer.seriesCount > 0 ? writer.finish({ level: 1, sources: [] }) : undefined;
+        if (!meta) writer.abort();
       }
     } catch (e) {
       writer?.abort();

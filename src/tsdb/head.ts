@@ -815,13 +815,7 @@ export class Head {
    * epoch (beginRead) until it no longer iterates them.
    */
   select(matchers: readonly Matcher[], mint: number, maxt: number, limit = 0): HeadSeries[] {
-    const slots = this.postingsForMatchers(matchers);
-    const chosen: number[] = [];
-    for (let i = 0; i < slots.length; i++) {
-      const s = slots[i]!;
-      if (this.inRange(s, mint, maxt)) chosen.push(s);
-    }
-    this.sortSlotsByLabels(chosen);
+    const chosen = this.slotsFor(matchers, mint, maxt);
     if (limit > 0 && chosen.length > limit) chosen.length = limit;
     const cap = new ChunkCapture();
     const out: HeadSeries[] = [];
@@ -832,6 +826,28 @@ export class Head {
       out.push(new HeadSeries(this.labelsOf(s), cap, from, cap.length, mint, maxt));
     }
     return out;
+  }
+
+  /** Slots of series matching the matchers with samples in [mint, maxt], sorted by labels. */
+  slotsFor(matchers: readonly Matcher[], mint: number, maxt: number): number[] {
+    const slots = this.postingsForMatchers(matchers);
+    const chosen: number[] = [];
+    for (let i = 0; i < slots.length; i++) {
+      const s = slots[i]!;
+      if (this.inRange(s, mint, maxt)) chosen.push(s);
+    }
+    this.sortSlotsByLabels(chosen);
+    return chosen;
+  }
+
+  /**
+   * One series' chunks overlapping [mint, maxt], captured now (the caller holds a read epoch
+   * while it iterates). Undefined when it has none.
+   */
+  seriesOf(s: number, mint: number, maxt: number): HeadSeries | undefined {
+    const cap = new ChunkCapture();
+    this.capture(s, mint, maxt, cap);
+    return cap.length === 0 ? undefined : new HeadSeries(this.labelsOf(s), cap, 0, cap.length, mint, maxt);
   }
 
   /** Sorts slots by their label sets (compareLabels order) using symbol ranks. */
