@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { Labels, compareLabels, systemClock, type Clock, type HealthCheck, type HealthResult, type Matcher } from '../model/index.ts';
+import { Labels, MAX_TIME_MS, MIN_TIME_MS, compareLabels, systemClock, type Clock, type HealthCheck, type HealthResult, type Matcher } from '../model/index.ts';
 import {
   ChainSampleIterator,
   StorageError,
@@ -182,6 +182,10 @@ class TsdbAppender implements Appender {
     const head = this.db.head;
     let s = ref > 0 ? head.slotOfRef(ref) : -1;
     if (s < 0) s = head.getOrCreate(labels);
+    if (Math.floor(t) !== t || t > MAX_TIME_MS || t < MIN_TIME_MS) {
+      head.outOfBounds++;
+      throw new StorageError('out_of_bounds', `invalid timestamp ${t}: must be an integer number of milliseconds within ±${MAX_TIME_MS}`);
+    }
     const minValid = head.maxT - head.chunkRange / 2;
     if (t < head.minValidTime || t < minValid) {
       head.outOfBounds++;

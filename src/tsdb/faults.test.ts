@@ -345,6 +345,12 @@ describe('out-of-order and duplicate samples', () => {
         assert.equal(rejected, 3, 'OOO 3000, dup 9000 with another value, OOO 4000; same value at 9000 is a no-op');
         b.append(0, L({ __name__: 'o', k: 'a' }), 10_000, 10);
         await b.commit();
+        // Not a valid timestamp.
+        const d = db.appender();
+        for (const bad of [NaN, 1.5, Infinity, 1e16]) {
+          assert.throws(() => d.append(0, L({ __name__: 'o', k: 'a' }), bad, 1), (e: unknown) => e instanceof StorageError && e.code === 'out_of_bounds' && /invalid timestamp/.test(e.message));
+        }
+        d.rollback();
         // Far too old for the head.
         const c = db.appender();
         assert.throws(() => c.append(0, L({ __name__: 'o', k: 'c' }), 10_000 - 7_200_000, 1), (e: unknown) => e instanceof StorageError && e.code === 'out_of_bounds');
@@ -352,7 +358,7 @@ describe('out-of-order and duplicate samples', () => {
         const m = await metricValues(registry);
         assert.equal(m.get('vigil_tsdb_out_of_order_samples_total'), 2);
         assert.equal(m.get('vigil_tsdb_duplicate_samples_total'), 1);
-        assert.equal(m.get('vigil_tsdb_out_of_bounds_samples_total'), 1);
+        assert.equal(m.get('vigil_tsdb_out_of_bounds_samples_total'), 5);
         assert.equal(m.get('vigil_tsdb_head_samples_appended_total'), 12);
         const [sa, sb] = await read(db, 'o');
         assert.deepEqual(sa!.ts, [0, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10_000]);
