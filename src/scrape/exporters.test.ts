@@ -71,14 +71,16 @@ describe('scraping the real exporters', () => {
       await m.applyConfig(
         jobsFromYaml(
           `scrape_configs:\n` +
-            `  - job_name: node\n    scrape_interval: 1s\n    static_configs: [{targets: ['${node}']}]\n` +
-            `  - job_name: redis\n    scrape_interval: 1s\n    static_configs: [{targets: ['${redis}']}]\n` +
-            `  - job_name: postgres\n    scrape_interval: 1s\n    static_configs: [{targets: ['${pg}']}]\n`,
+            `  - job_name: node\n    scrape_interval: 2s\n    static_configs: [{targets: ['${node}']}]\n` +
+            `  - job_name: redis\n    scrape_interval: 2s\n    static_configs: [{targets: ['${redis}']}]\n` +
+            `  - job_name: postgres\n    scrape_interval: 2s\n    static_configs: [{targets: ['${pg}']}]\n`,
         ),
       );
-      await waitFor('every exporter scraped', () => m.loops().every((l) => l.health !== 'unknown'), 15000);
-      for (const l of m.loops()) assert.equal(l.lastError, '', `${l.job.name}: ${l.lastError}`);
-      for (const job of ['node', 'redis', 'postgres']) assert.equal((await storedSamples(store, 'up', { job }))[0]!.v[0], 1, job);
+      // A slow scrape on a loaded machine may time out once; every exporter must come up.
+      await waitFor('every exporter up', () => m.loops().every((l) => l.health === 'up'), 20000).catch((e: Error) => {
+        throw new Error(`${e.message}: ${m.loops().map((l) => `${l.job.name} ${l.health} ${l.lastError}`).join('; ')}`);
+      });
+      for (const job of ['node', 'redis', 'postgres']) assert.ok((await storedSamples(store, 'up', { job }))[0]!.v.includes(1), job);
 
       const cpu = await storedSamples(store, 'node_cpu_seconds_total', { job: 'node', mode: 'idle' });
       assert.ok(cpu.length >= 1 && cpu[0]!.v[0]! > 0);
