@@ -378,15 +378,31 @@ export class BlockCapture {
    * words at array[base...]. Reads at least WINDOW_WORDS at a time.
    */
   words_(file: number, start: number, count: number): [Uint32Array, number] {
-    for (const w of this.windows) {
-      if (w.file === file && start >= w.start && start + count + 2 <= w.start + w.data.length) return [w.data, start - w.start];
+    this.load(file, start, count);
+    return [this.data, this.base];
+  }
+
+  /** Where load() put the words asked for: data[base...]. */
+  data: Uint32Array = new Uint32Array(0);
+  base = 0;
+
+  /** Like words_, without allocating: the result is in `data` and `base`. */
+  load(file: number, start: number, count: number): void {
+    const ws = this.windows;
+    for (let i = 0; i < ws.length; i++) {
+      const w = ws[i]!;
+      if (w.file === file && start >= w.start && start + count + 2 <= w.start + w.data.length) {
+        this.data = w.data;
+        this.base = start - w.start;
+        return;
+      }
     }
     const size = Math.max(WINDOW_WORDS, count);
     const data = this.block.readWords(file, start, size, true);
-    const win = { file, start, data };
-    this.windows.unshift(win);
-    if (this.windows.length > MAX_WINDOWS) this.windows.pop();
-    return [data, 0];
+    ws.unshift({ file, start, data });
+    if (ws.length > MAX_WINDOWS) ws.pop();
+    this.data = data;
+    this.base = 0;
   }
 }
 
@@ -394,8 +410,11 @@ export class BlockCapture {
 const WINDOW_WORDS = 1 << 18;
 const MAX_WINDOWS = 8;
 
+/** Decoders of finished iterators, reused. */
+const decoderPool: BlockChunkDecoder[] = [];
+
 class BlockCursor implements ChunkCursor {
-  private readonly dec = new BlockChunkDecoder();
+  private dec: BlockChunkDecoder | undefined;
   readonly count: number;
 
   constructor(private readonly block: Block, private readonly cap: BlockCapture, private readonly from: number, to: number) {
@@ -414,18 +433,25 @@ class BlockCursor implements ChunkCursor {
     const j = this.from + i;
     const cap = this.cap;
     const words = cap.words[j]!;
-    const [data, base] = cap.words_(cap.file[j]!, cap.off[j]!, words + 1);
+    cap.load(cap.file[j]!, cap.off[j]!, words + 1);
+    const data = cap.data;
+    const base = cap.base;
     const stored = data[base + words]!;
     const actual = crc32(new Uint8Array(data.buffer, data.byteOffset + base * 4, words * 4));
     if (stored !== actual) {
       this.block.reportCorruption(`chunk checksum mismatch in file ${cap.file[j]} at word ${cap.off[j]}`);
       throw new TsdbError('corrupt_chunk', `block ${this.block.ulid}: chunk checksum mismatch (file ${String(cap.file[j]).padStart(6, '0')}, offset ${cap.off[j]! * 4})`);
     }
-    this.dec.reset(data, base, cap.minT[j]!);
+    (this.dec ??= decoderPool.pop() ?? new BlockChunkDecoder()).reset(data, base, cap.minT[j]!);
   }
 
   fill(bt: Float64Array, bv: Float64Array, bv32: Uint32Array, max: number): number {
-    return this.dec.fill(bt, bv, bv32, max);
+    return this.dec!.fill(bt, bv, bv32, max);
+  }
+
+  release(): void {
+    if (this.dec && decoderPool.length < 64) decoderPool.push(this.dec);
+    this.dec = undefined;
   }
 }
 

@@ -461,8 +461,8 @@ class PackedReader {
           let x = w[i]! << o;
           if (o > sh) x |= w[i + 1]! >>> (32 - o);
           const z = x >>> sh;
-          // Width ≤ 32: z fits in 32 bits; undo the zig-zag without leaving integers.
-          out[o0 + j] = z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+          // Width ≤ 32: z < 2^32, so the zig-zag is undone exactly in 32-bit integers.
+          out[o0 + j] = (z >>> 1) ^ -(z & 1);
           pos += wd;
         }
       }
@@ -640,9 +640,17 @@ export class BlockChunkDecoder {
         }
       } else if (this.order === 1) {
         pr.unpack(w, base, start + j - 1, k - j, tmp, j);
-        for (; j < k; j++) {
-          m += tmp[j]!;
-          outV[j] = m / p;
+        if (p === 1) {
+          // Integers (counters): no division.
+          for (; j < k; j++) {
+            m += tmp[j]!;
+            outV[j] = m;
+          }
+        } else {
+          for (; j < k; j++) {
+            m += tmp[j]!;
+            outV[j] = m / p;
+          }
         }
       } else {
         if (start <= 1) {

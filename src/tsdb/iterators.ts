@@ -18,6 +18,8 @@ export interface ChunkCursor {
   open(i: number): void;
   /** Decodes up to `max` further samples of the open chunk; 0 when it is exhausted. */
   fill(bt: Float64Array, bv: Float64Array, bv32: Uint32Array, max: number): number;
+  /** The iterator is done: decoders may be recycled. */
+  release?(): void;
 }
 
 export class ChunkedIterator implements SampleIterator {
@@ -173,6 +175,7 @@ export class ChunkedIterator implements SampleIterator {
   private finish(): void {
     this.done = true;
     this.bi = this.bn = 0;
+    this.cursor.release?.();
     // Exhausted: hand the buffers to the next iterator.
     const b = this.buffers;
     if (b) {
