@@ -6,7 +6,7 @@
 # Results: $BENCH_OUT (default /tmp/bench-results-vigil), summarised as a Markdown table at the end.
 # Needs: `vigil server` wired with scraping, the TSDB and the query API (it serves /api/v1/query*,
 # /-/ready and /metrics with vigil_tsdb_head_samples_appended_total and vigil_tsdb_head_series).
-# Extra run.sh options: RUN_OPTS="--warmup 30 --window 120".
+# Extra run.sh options: RUN_OPTS="--warmup 30 --window 120"; node flags for Vigil: VIGIL_NODE_FLAGS="--max-semi-space-size=1".
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${SHARED_BENCH:-$ROOT/../shared/bench}
@@ -14,7 +14,7 @@ SHARED=${SHARED_BENCH:-$ROOT/../shared/bench}
 REPS=${1:-1}; SIZES=${2:-"20x500 100x1000"}; SYSTEMS=${3:-"vigil prometheus victoriametrics"}
 export BENCH_OUT=${BENCH_OUT:-/tmp/bench-results-vigil}
 mkdir -p "$BENCH_OUT"
-VIGIL_CMD="node $ROOT/bin/vigil.mjs server --config.file={config} --storage.tsdb.path={data} --web.listen-address={listen} --log.level=warn"
+VIGIL_CMD="node ${VIGIL_NODE_FLAGS:-} $ROOT/bin/vigil.mjs server --config.file={config} --storage.tsdb.path={data} --web.listen-address={listen} --log.level=warn"
 for r in $(seq 1 "$REPS"); do
   order=$SYSTEMS
   if [ $((r % 2)) = 0 ]; then order=$(echo "$SYSTEMS" | tr ' ' '\n' | tac | tr '\n' ' '); fi
