@@ -304,6 +304,48 @@ describe('introspection', () => {
   });
 });
 
+describe('WAL commits', () => {
+  it('groups concurrent commits into one write, in commit order', async () => {
+    await withDb({}, async (db) => {
+      const wal = db.wal!;
+      await fill(db, 1, 0, 1000, 1000); // first write creates the series record
+      const before = wal.counters.writes;
+      const commits: Promise<void>[] = [];
+      for (let i = 0; i < 10; i++) {
+        const app = db.appender();
+        app.append(0, L({ __name__: 'g', i: String(i) }), 1000, i);
+        commits.push(app.commit());
+      }
+      await Promise.all(commits);
+      assert.equal(wal.counters.writes - before, 1, 'one write for the ten commits');
+      assert.equal((await read(db, 'g')).length, 10);
+    });
+  });
+
+  it("with fsync 'always', commits resolve after an fdatasync and survive a reopen", async () => {
+    const registry = new Registry();
+    const dir = tempDir();
+    try {
+      const db = await openTsdb({ dir, compactionIntervalMs: 0, retentionTime: 0, registry, wal: { fsync: 'always' }, checkpointOnClose: false });
+      const commits: Promise<void>[] = [];
+      for (let i = 0; i < 5; i++) {
+        const app = db.appender();
+        app.append(0, L({ __name__: 'fs', i: String(i) }), 1000, i);
+        commits.push(app.commit());
+      }
+      await Promise.all(commits);
+      const fsyncs = (await metricValues(registry)).get('vigil_tsdb_wal_fsync_duration_seconds_count')!;
+      assert.ok(fsyncs >= 1 && fsyncs <= 5, `${fsyncs} fsyncs for 5 concurrent commits`);
+      await db.close();
+      const db2 = await openTsdb({ dir, compactionIntervalMs: 0, retentionTime: 0 });
+      assert.equal((await read(db2, 'fs')).length, 5);
+      await db2.close();
+    } finally {
+      removeDir(dir);
+    }
+  });
+});
+
 describe('directory lock', () => {
   it('refuses a second open of the same directory while the first is open', async () => {
     await withDb({}, async (_db, dir) => {

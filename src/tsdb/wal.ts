@@ -78,6 +78,8 @@ export interface WalCounters {
   fsyncs: number;
   fsyncSeconds: number[];
   writeFailures: number;
+  /** write(2) calls (one per group of commits). */
+  writes: number;
   bytesWritten: number;
   recordsWritten: number;
   segmentsCreated: number;
@@ -108,7 +110,7 @@ export class WalWriter {
   private readonly closing = new Set<Promise<void>>();
   /** Last write error (cleared by the next successful write). */
   lastError: Error | null = null;
-  readonly counters: WalCounters = { fsyncs: 0, fsyncSeconds: [], writeFailures: 0, bytesWritten: 0, recordsWritten: 0, segmentsCreated: 0 };
+  readonly counters: WalCounters = { fsyncs: 0, fsyncSeconds: [], writeFailures: 0, writes: 0, bytesWritten: 0, recordsWritten: 0, segmentsCreated: 0 };
   /** Observer of fsync durations (seconds). */
   onFsync: ((seconds: number) => void) | undefined;
 
@@ -298,6 +300,7 @@ export class WalWriter {
       throw e;
     }
     this.segmentBytes += total;
+    this.counters.writes++;
     this.counters.bytesWritten += total;
     this.dirty = true;
   }
