@@ -79,6 +79,8 @@ export interface StreamParseOptions {
   chunkBytes?: number;
   /** Called after each chunk with the bytes consumed so far (progress, flushing); awaited. */
   onProgress?: (bytesDone: number) => void | Promise<void>;
+  /** See ExpositionParser.normalizeBucketLabels (default true; false keeps `le="1"` as written). */
+  normalizeBucketLabels?: boolean;
 }
 
 /**
@@ -96,6 +98,7 @@ export async function parseExpositionStream(
 ): Promise<{ bytes: number }> {
   const chunkBytes = opts.chunkBytes ?? 4 << 20;
   const parser = new ExpositionParser(format);
+  parser.normalizeBucketLabels = opts.normalizeBucketLabels ?? true;
   let pending: Buffer[] = [];
   let pendingLen = 0;
   let done = 0;

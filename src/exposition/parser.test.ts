@@ -136,6 +136,14 @@ describe('text format 0.0.4: accepted', () => {
     ]);
   });
 
+  test('normalisation can be turned off (byte-exact importers)', () => {
+    const p = new ExpositionParser('prometheus', '# TYPE h histogram\nh_bucket{le="1"} 1\n# TYPE s summary\ns{quantile="0"} 1\n');
+    p.normalizeBucketLabels = false;
+    const got: string[] = [];
+    for (let e = p.next(); e !== Entry.End; e = p.next()) if (e === Entry.Series) got.push(p.labels().toString());
+    assert.deepEqual(got, ['{__name__="h_bucket", le="1"}', '{__name__="s", quantile="0"}']);
+  });
+
   test('quoted UTF-8 metric and label names', () => {
     const r = parse('# HELP "go.gc_duration_seconds" A summary.\n# TYPE "go.gc_duration_seconds" summary\n{"go.gc_duration_seconds",quantile="0"} 4.9e-05\n{"m"," a.b\\"c{}\\n"="v", "ü"="x"} 1\n');
     assert.equal(r.metadata.get('go.gc_duration_seconds')?.type, 'summary');

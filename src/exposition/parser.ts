@@ -163,6 +163,12 @@ const EMPTY = Buffer.alloc(0);
 
 export class ExpositionParser {
   readonly format: ExpositionFormat;
+  /**
+   * Rewrite `le`/`quantile` values of histograms/summaries in canonical float form (`1` →
+   * `1.0`), as Prometheus 3 does when scraping. Importers that must keep label values byte for
+   * byte (as promtool 2.42's create-blocks-from does) set it to false.
+   */
+  normalizeBucketLabels = true;
   private buf: Buffer = EMPTY;
   private pos = 0;
   private end = 0;
@@ -382,8 +388,9 @@ export class ExpositionParser {
     if (this.matchedKey) this.rescanSeries();
     const pairs: string[] = [METRIC_NAME, this.metricName()];
     const a = this.lbl;
-    const normLe = this.curType === 'histogram' || this.curType === 'gaugehistogram';
-    const normQ = this.curType === 'summary';
+    const norm = this.normalizeBucketLabels;
+    const normLe = norm && (this.curType === 'histogram' || this.curType === 'gaugehistogram');
+    const normQ = norm && this.curType === 'summary';
     for (let i = 0; i < this.nLabels; i++) {
       const o = i * STRIDE;
       let name = this.str(a[o]!, a[o + 1]!);
