@@ -1,7 +1,10 @@
 /**
  * The alert as alert handling keeps it (Alertmanager's `types.Alert`): labels, annotations,
  * start/end, when it was last updated, whether `endsAt` came from `resolve_timeout`, and its
- * fingerprint. Instances are replaced, never mutated, once they are in the store.
+ * fingerprint. Once in the store, an instance changes only through the store: a re-send with
+ * the same labels, annotations, start and generator URL updates `endsAt`, `updatedAt` and
+ * `timeout` in place (senders re-send constantly; this keeps the heap still). Anyone who must
+ * compare versions over time (an aggregation group's flush) copies.
  */
 import { Labels, compareStrings, isWellFormedUtf16, type PostableAlert } from '../model/index.ts';
 import { AlertingError } from './errors.ts';
@@ -12,12 +15,12 @@ export interface Alert {
   readonly annotations: Labels;
   /** ms. */
   readonly startsAt: number;
-  /** ms; 0 = not set (only in notifications, where firing alerts carry Go's zero time). */
-  readonly endsAt: number;
-  /** When Vigil last received it (ms). */
-  readonly updatedAt: number;
-  /** `endsAt` was set from `resolve_timeout` (the sender gave none). */
-  readonly timeout: boolean;
+  /** ms; 0 = not set (only in notifications, where firing alerts carry Go's zero time). Updated in place by the store. */
+  endsAt: number;
+  /** When Vigil last received it (ms). Updated in place by the store. */
+  updatedAt: number;
+  /** `endsAt` was set from `resolve_timeout` (the sender gave none). Updated in place by the store. */
+  timeout: boolean;
   readonly generatorURL: string;
   /** 16 hex digits; see fingerprint.ts. */
   readonly fingerprint: string;

@@ -32,7 +32,11 @@ export class AlertStore {
     };
   }
 
-  /** Stores the alerts (merging with stored versions as Alertmanager does) and notifies subscribers. */
+  /**
+   * Stores the alerts (merging with stored versions as Alertmanager does) and notifies
+   * subscribers. A version that differs from the stored one only in `endsAt`, `updatedAt` and
+   * `timeout` updates the stored object in place (`previous` is then undefined for listeners).
+   */
   put(alerts: readonly Alert[], now: number): void {
     const listeners = this.listeners;
     for (let i = 0; i < alerts.length; i++) {
@@ -41,6 +45,13 @@ export class AlertStore {
       if (old) {
         // Merge when the activity ranges overlap.
         if ((a.endsAt > old.startsAt && a.endsAt < old.endsAt) || (a.startsAt > old.startsAt && a.startsAt < old.endsAt)) a = mergeAlerts(old, a, now);
+        if (a !== old && a.startsAt === old.startsAt && a.labels === old.labels && a.annotations === old.annotations && a.generatorURL === old.generatorURL) {
+          old.endsAt = a.endsAt;
+          old.updatedAt = a.updatedAt;
+          old.timeout = a.timeout;
+          for (let j = 0; j < listeners.length; j++) listeners[j]!(old, undefined);
+          continue;
+        }
       }
       this.alerts.set(a.fingerprint, a);
       for (let j = 0; j < listeners.length; j++) listeners[j]!(a, old);

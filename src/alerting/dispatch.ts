@@ -118,8 +118,9 @@ export class AggregationGroup {
     if (this.alerts.size === 0) return;
     const snapshot: Alert[] = [];
     for (const a of this.alerts.values()) {
-      // Firing alerts carry no end time in notifications, so they do not resolve as time passes.
-      snapshot.push(resolvedAt(a, now) ? a : a.endsAt === 0 ? a : { ...a, endsAt: 0 });
+      // Copies (the store updates alerts in place); firing alerts carry no end time in
+      // notifications, so they do not resolve as time passes.
+      snapshot.push(resolvedAt(a, now) ? { ...a } : { ...a, endsAt: 0 });
     }
     snapshot.sort(compareAlertsForNotification);
     const opts = this.route.opts;

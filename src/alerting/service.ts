@@ -13,6 +13,7 @@ import { errorMessage, type AlertSink, type HealthCheck, type Labels, type Match
 import type { StateStore } from '../state/index.ts';
 import { acceptAlerts, resolvedAt, type Alert } from './alert.ts';
 import { AlertStore } from './alerts.ts';
+import { AlertDecoder } from './decode.ts';
 import { parseAlertmanagerConfig, type AlertingSectionConfig, type AlertmanagerConfig, type AlertingOptions, type ReceiverConfig } from './config.ts';
 import { Dispatcher, type GroupView, type NotifyFn } from './dispatch.ts';
 import { HistoryRecorder } from './history.ts';
@@ -81,6 +82,8 @@ export interface AlertQuery {
 
 export class AlertingService implements AlertSink {
   readonly alerts = new AlertStore();
+  /** Decodes posted alerts (API v2), interning label sets across requests. */
+  readonly decoder = new AlertDecoder(this.alerts);
   readonly marker = new Marker();
   readonly metrics: AlertingMetrics;
   readonly silences: Silences;

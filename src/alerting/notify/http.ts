@@ -37,7 +37,7 @@ function tlsOptions(t: TlsConfig): tls.ConnectionOptions {
 function agentsFor(cfg: HttpClientConfig): { http: http.Agent; https: https.Agent } {
   let a = agents.get(cfg);
   if (!a) {
-    a = { http: new http.Agent({ keepAlive: true, maxSockets: 32 }), https: new https.Agent({ keepAlive: true, maxSockets: 32 }) };
+    a = { http: new http.Agent({ keepAlive: true, maxSockets: 256 }), https: new https.Agent({ keepAlive: true, maxSockets: 256 }) };
     agents.set(cfg, a);
   }
   return a;
