@@ -212,6 +212,9 @@ export class ExpositionParser {
   private exN = 0;
 
   // Current metadata entry or comment.
+  /** Byte range of the current HELP/TYPE/UNIT/comment line (without its line break). */
+  lineStartOffset = 0;
+  lineEndOffset = 0;
   private metaStart = 0;
   private metaEnd = 0;
   private metaEscaped = 0;
@@ -363,6 +366,15 @@ export class ExpositionParser {
   seriesEquals(other: Uint8Array, start: number, length: number): boolean {
     const s0 = this.seriesStart;
     if (this.seriesEnd - s0 !== length) return false;
+    const b = this.buf;
+    for (let i = 0; i < length; i++) if (b[s0 + i] !== other[start + i]) return false;
+    return true;
+  }
+
+  /** Whether the current metadata/comment line's bytes equal `other[start, start + length)`. */
+  lineEquals(other: Uint8Array, start: number, length: number): boolean {
+    const s0 = this.lineStartOffset;
+    if (this.lineEndOffset - s0 !== length) return false;
     const b = this.buf;
     for (let i = 0; i < length; i++) if (b[s0 + i] !== other[start + i]) return false;
     return true;
@@ -723,6 +735,8 @@ export class ExpositionParser {
           this.entryType = t;
           this.curType = t;
         }
+        this.lineStartOffset = p;
+        this.lineEndOffset = eol;
         this.finishLine(eol);
         return kind;
       }
@@ -730,6 +744,8 @@ export class ExpositionParser {
     const eol = this.lineEndFrom(p);
     this.textStart = p;
     this.textEnd = eol;
+    this.lineStartOffset = p;
+    this.lineEndOffset = eol;
     this.finishLine(eol);
     return Entry.Comment;
   }
@@ -934,6 +950,8 @@ export class ExpositionParser {
         throw this.errAt(this.textStart, `unit ${JSON.stringify(u)} not a suffix of metric ${JSON.stringify(m)}`);
       }
     }
+    this.lineStartOffset = q - 7;
+    this.lineEndOffset = eol;
     this.finishLine(eol);
     return kind;
   }

@@ -196,3 +196,18 @@ describe('scrape loop', () => {
     void Labels;
   });
 });
+
+describe('metadata cache', () => {
+  test('changed HELP/TYPE lines are picked up; a vanished family is forgotten', async () => {
+    let body = '# HELP a First.\n# TYPE a gauge\na 1\n# HELP b B.\n# TYPE b counter\nb_total 1\n';
+    const s = await serve(() => body);
+    const store = new MemoryStorage();
+    const m = manager(store);
+    await m.applyConfig(jobsFromYaml(oneJob(s.hostPort, '', '100ms')));
+    await waitFor('metadata', () => m.metadata('a').a?.[0]?.help === 'First.');
+    assert.deepEqual(m.metadata('b'), { b: [{ type: 'counter', help: 'B.', unit: '' }] });
+    body = '# HELP a Second.\n# TYPE a counter\na_total 1\n';
+    await waitFor('changed metadata', () => m.metadata('a').a?.[0]?.help === 'Second.' && m.metadata('a').a?.[0]?.type === 'counter');
+    await waitFor('b forgotten', () => m.metadata('b').b === undefined);
+  });
+});

@@ -36,6 +36,64 @@ export class ScrapeStats {
 
 export type TargetHealth = 'up' | 'down' | 'unknown';
 
+interface FamilyMeta extends MetricMetadata {
+  /** Scrape attempt that last saw the family's metadata. */
+  seen: number;
+}
+
+/**
+ * The metadata lines of the last successful scrape, in order: a HELP/TYPE/UNIT line that
+ * repeats the expected one costs one byte comparison instead of new strings.
+ */
+class MetadataMemo {
+  private arena = new Uint8Array(4096);
+  private off: number[] = [];
+  private fam: FamilyMeta[] = [];
+  private nextArena = new Uint8Array(4096);
+  private nextLen = 0;
+  private nextOff: number[] = [];
+  private nextFam: FamilyMeta[] = [];
+  private i = 0;
+
+  begin(): void {
+    this.i = 0;
+    this.nextLen = 0;
+    this.nextOff.length = 0;
+    this.nextFam.length = 0;
+  }
+
+  match(p: ExpositionParser): FamilyMeta | undefined {
+    const i = this.i;
+    if (i >= this.fam.length) return undefined;
+    const o = this.off[i]!;
+    if (!p.lineEquals(this.arena, o, this.off[i + 1]! - o)) return undefined;
+    this.i++;
+    return this.fam[i];
+  }
+
+  record(p: ExpositionParser, f: FamilyMeta): void {
+    const len = p.lineEndOffset - p.lineStartOffset;
+    if (this.nextLen + len > this.nextArena.length) {
+      let size = this.nextArena.length * 2;
+      while (this.nextLen + len > size) size *= 2;
+      const g = new Uint8Array(size);
+      g.set(this.nextArena.subarray(0, this.nextLen));
+      this.nextArena = g;
+    }
+    this.nextArena.set(p.input.subarray(p.lineStartOffset, p.lineEndOffset), this.nextLen);
+    this.nextOff.push(this.nextLen);
+    this.nextLen += len;
+    this.nextFam.push(f);
+  }
+
+  commit(): void {
+    this.nextOff.push(this.nextLen);
+    [this.arena, this.nextArena] = [this.nextArena, this.arena];
+    [this.off, this.nextOff] = [this.nextOff, this.off];
+    [this.fam, this.nextFam] = [this.nextFam, this.fam];
+  }
+}
+
 /** A failure of the samples of one scrape (the scrape stores nothing of its body). */
 export class ScrapeAppendError extends VigilError {}
 
@@ -80,7 +138,8 @@ export class ScrapeLoop {
   lastSamples = 0;
   /** Set by the manager when the pool is over target_limit: every scrape fails with it. */
   forcedError: string | undefined;
-  readonly metadata = new Map<string, MetricMetadata>();
+  readonly metadata = new Map<string, FamilyMeta>();
+  private readonly metaMemo = new MetadataMemo();
   readonly cache = new SeriesCache();
 
   private readonly opts: ScrapeLoopOptions;
@@ -288,7 +347,8 @@ export class ScrapeLoop {
     const sampleLimit = job.sampleLimit;
     const maxT = t + MAX_FUTURE_MS;
     const meta = this.metadata;
-    const seenMeta = new Set<string>();
+    const memo = this.metaMemo;
+    memo.begin();
     let sampleLimitExceeded = false;
     let total = 0;
     let added = 0;
@@ -301,16 +361,20 @@ export class ScrapeLoop {
         if (kind === Entry.End) break;
         if (kind !== Entry.Series) {
           if (kind === Entry.Comment) continue;
-          const name = p.metaName();
-          let m = meta.get(name);
-          if (!m) {
-            m = { type: 'unknown', help: '', unit: '' };
-            meta.set(name, m);
+          let m = memo.match(p);
+          if (m === undefined) {
+            const name = p.metaName();
+            m = meta.get(name);
+            if (!m) {
+              m = { type: 'unknown', help: '', unit: '', seen: 0 };
+              meta.set(name, m);
+            }
+            if (kind === Entry.Type) m.type = p.metricType();
+            else if (kind === Entry.Help) m.help = p.helpText();
+            else if (kind === Entry.Unit) m.unit = p.unitText();
           }
-          seenMeta.add(name);
-          if (kind === Entry.Type) m.type = p.metricType();
-          else if (kind === Entry.Help) m.help = p.helpText();
-          else if (kind === Entry.Unit) m.unit = p.unitText();
+          m.seen = cur;
+          memo.record(p, m);
           continue;
         }
         total++;
@@ -368,7 +432,8 @@ export class ScrapeLoop {
     }
     this.cache.finishIteration(this.iter, cur, (labels, idx) => this.appendStale(app, labels, idx, t));
     this.cache.commitOrder();
-    for (const name of meta.keys()) if (!seenMeta.has(name)) meta.delete(name);
+    for (const [name, m] of meta) if (m.seen !== cur) meta.delete(name);
+    memo.commit();
     stats.samplesAppended += added;
   }
 
