@@ -174,6 +174,11 @@ receivers:
     assert.deepEqual(Object.keys(s.versionInfo).sort(), ['branch', 'buildDate', 'buildUser', 'goVersion', 'revision', 'version']);
     assert.ok(!Number.isNaN(Date.parse(s.uptime)));
     assert.deepEqual((await get('/api/v2/receivers')).body, [{ name: 'web.hook' }, { name: 'pager-duty' }, { name: 'slack' }]);
+    // Prometheus' status/config shows vigil.yml as loaded: the alerting section's secrets hidden too.
+    const yaml = ((await get('/api/v1/status/config')).body as { data: { yaml: string } }).data.yaml;
+    assert.ok(!yaml.includes('SECRETSECRET') && !yaml.includes('PDKEYPDKEY'), yaml);
+    assert.match(yaml, /slack_api_url: <secret>/);
+    assert.match(yaml, /routing_key: <secret>/);
   });
 
   test('GET /api/v1/alerts/history: episodes with filters; bad parameters in the Prometheus error envelope', async () => {

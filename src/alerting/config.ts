@@ -306,17 +306,26 @@ const httpConfigSchema = z
     if (auths > 1) ctx.addIssue({ code: 'custom', message: 'at most one of basic_auth, authorization and bearer_token(_file) must be configured', path: [] });
     if (h.bearer_token && h.bearer_token_file) ctx.addIssue({ code: 'custom', message: 'at most one of bearer_token & bearer_token_file must be configured', path: ['bearer_token_file'] });
   })
-  .transform((h): HttpClientConfig => {
-    const out: HttpClientConfig = { tls: h.tls_config ?? DEFAULT_TLS, followRedirects: h.follow_redirects, enableHttp2: h.enable_http2 };
-    if (h.basic_auth) out.basicAuth = { username: h.basic_auth.username, password: h.basic_auth.password ?? h.basic_auth.password_file };
-    if (h.authorization) out.authorization = { type: h.authorization.type, credentials: h.authorization.credentials ?? h.authorization.credentials_file };
-    const bearer = h.bearer_token ?? h.bearer_token_file;
-    if (bearer) out.authorization = { type: 'Bearer', credentials: bearer };
-    if (h.proxy_url) out.proxyUrl = h.proxy_url;
-    return out;
-  });
+;
 
 export const DEFAULT_HTTP_CONFIG: HttpClientConfig = { tls: DEFAULT_TLS, followRedirects: true, enableHttp2: true };
+
+type RawHttpConfig = z.output<typeof httpConfigSchema>;
+
+/**
+ * The validated `http_config` as the client uses it. (The schemas keep the YAML's shape, so
+ * that the configuration's secrets sit at their YAML paths for `/api/v1/status/config`.)
+ */
+function compileHttpConfig(h: RawHttpConfig | undefined, fallback: HttpClientConfig): HttpClientConfig {
+  if (!h) return fallback;
+  const out: HttpClientConfig = { tls: h.tls_config ?? DEFAULT_TLS, followRedirects: h.follow_redirects, enableHttp2: h.enable_http2 };
+  if (h.basic_auth) out.basicAuth = { username: h.basic_auth.username, password: h.basic_auth.password ?? h.basic_auth.password_file };
+  if (h.authorization) out.authorization = { type: h.authorization.type, credentials: h.authorization.credentials ?? h.authorization.credentials_file };
+  const bearer = h.bearer_token ?? h.bearer_token_file;
+  if (bearer) out.authorization = { type: 'Bearer', credentials: bearer };
+  if (h.proxy_url) out.proxyUrl = h.proxy_url;
+  return out;
+}
 
 function hostPortIssue(s: string): string | undefined {
   const i = s.lastIndexOf(':');
@@ -372,9 +381,15 @@ const globalSchema = z
     if (g.slack_api_url && g.slack_api_url_file) ctx.addIssue({ code: 'custom', message: 'at most one of slack_api_url & slack_api_url_file must be configured', path: ['slack_api_url_file'] });
     if (g.smtp_auth_password && g.smtp_auth_password_file) ctx.addIssue({ code: 'custom', message: 'at most one of smtp_auth_password & smtp_auth_password_file must be configured', path: ['smtp_auth_password_file'] });
   })
-  .transform((g): GlobalConfig => ({
+;
+
+type RawGlobal = z.output<typeof globalSchema>;
+
+function compileGlobal(g: RawGlobal | undefined): GlobalConfig {
+  if (!g) return { resolveTimeout: DEFAULT_RESOLVE_TIMEOUT_MS, httpConfig: DEFAULT_HTTP_CONFIG, smtpHello: 'localhost', smtpRequireTls: true, pagerdutyUrl: DEFAULT_PAGERDUTY_URL };
+  return {
     resolveTimeout: g.resolve_timeout,
-    httpConfig: g.http_config ?? DEFAULT_HTTP_CONFIG,
+    httpConfig: compileHttpConfig(g.http_config, DEFAULT_HTTP_CONFIG),
     smtpFrom: g.smtp_from,
     smtpHello: g.smtp_hello,
     smtpSmarthost: g.smtp_smarthost,
@@ -385,7 +400,8 @@ const globalSchema = z
     smtpRequireTls: g.smtp_require_tls,
     slackApiUrl: g.slack_api_url ?? g.slack_api_url_file,
     pagerdutyUrl: g.pagerduty_url,
-  }));
+  };
+}
 
 /** A label map for `match:` (values as strings). */
 const matchMap = () => z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String));
@@ -728,7 +744,7 @@ const amShape = {
 const AM_KEYS = Object.keys(amShape);
 
 type RawAm = {
-  global?: GlobalConfig;
+  global?: RawGlobal;
   route?: RawRoute;
   inhibit_rules: InhibitRuleConfig[];
   receivers: RawReceiver[];
@@ -829,9 +845,7 @@ export function expandGlob(pattern: string): string[] {
 /** Validates cross references, applies global defaults, parses templates. Adds issues for problems. */
 function finish(am: RawAm, ctx: z.RefinementCtx, source: string): AlertmanagerConfig | typeof z.NEVER {
   const issues: Issue[] = [];
-  const global: GlobalConfig = am.global ?? {
-    resolveTimeout: DEFAULT_RESOLVE_TIMEOUT_MS, httpConfig: DEFAULT_HTTP_CONFIG, smtpHello: 'localhost', smtpRequireTls: true, pagerdutyUrl: DEFAULT_PAGERDUTY_URL,
-  };
+  const global = compileGlobal(am.global);
   if (!am.route) issues.push({ message: 'no routes provided', path: [] });
   const names = new Set<string>();
   am.receivers.forEach((r, i) => {
@@ -886,12 +900,12 @@ function finish(am: RawAm, ctx: z.RefinementCtx, source: string): AlertmanagerCo
     }
     return {
       name: r.name,
-      webhookConfigs: r.webhook_configs.map((w) => ({ sendResolved: w.send_resolved, httpConfig: w.http_config ?? global.httpConfig, url: (w.url ?? w.url_file)!, maxAlerts: w.max_alerts })),
+      webhookConfigs: r.webhook_configs.map((w) => ({ sendResolved: w.send_resolved, httpConfig: compileHttpConfig(w.http_config, global.httpConfig), url: (w.url ?? w.url_file)!, maxAlerts: w.max_alerts })),
       slackConfigs: r.slack_configs.map((s, j) => {
         const apiUrl = s.api_url ?? s.api_url_file ?? global.slackApiUrl;
         if (!apiUrl) issues.push({ message: 'no global Slack API URL set either inline or in a file', path: ['receivers', i, 'slack_configs', j] });
         return {
-          sendResolved: s.send_resolved, httpConfig: s.http_config ?? global.httpConfig, apiUrl: apiUrl ?? Secret.inline(''),
+          sendResolved: s.send_resolved, httpConfig: compileHttpConfig(s.http_config, global.httpConfig), apiUrl: apiUrl ?? Secret.inline(''),
           channel: s.channel, username: s.username, color: s.color, title: s.title, titleLink: s.title_link, pretext: s.pretext, text: s.text,
           fields: s.fields, shortFields: s.short_fields, footer: s.footer, fallback: s.fallback, callbackId: s.callback_id, iconEmoji: s.icon_emoji,
           iconUrl: s.icon_url, imageUrl: s.image_url, thumbUrl: s.thumb_url, linkNames: s.link_names, mrkdwnIn: s.mrkdwn_in,
@@ -902,7 +916,7 @@ function finish(am: RawAm, ctx: z.RefinementCtx, source: string): AlertmanagerCo
         const routingKey = p.routing_key ?? p.routing_key_file;
         const serviceKey = p.service_key ?? p.service_key_file;
         return {
-          sendResolved: p.send_resolved, httpConfig: p.http_config ?? global.httpConfig, routingKey, serviceKey,
+          sendResolved: p.send_resolved, httpConfig: compileHttpConfig(p.http_config, global.httpConfig), routingKey, serviceKey,
           url: p.url ?? (routingKey ? global.pagerdutyUrl : PAGERDUTY_V1_URL),
           client: p.client, clientUrl: p.client_url, description: p.description, details: p.details ?? { ...PAGERDUTY_DEFAULTS.details },
           images: p.images, links: p.links, source: p.source ?? p.client, severity: p.severity, class: p.class, component: p.component, group: p.group,
@@ -1024,7 +1038,8 @@ export function defineAlertingSection<K extends Record<string, z.ZodType> = Reco
       const prometheus: Record<string, unknown> = {};
       for (const k of Object.keys(promShape)) if (raw[k] !== undefined) prometheus[k] = raw[k];
       const options: AlertingOptions = { historyRetention: raw.history_retention as number, dataRetention: raw.data_retention as number };
-      const out = (alertmanager: AlertmanagerConfig | undefined) => ({ ...prometheus, alertmanager, prometheus, options }) as Out;
+      // The raw keys stay in the value (secrets at their YAML paths: /api/v1/status/config redacts by path).
+      const out = (alertmanager: AlertmanagerConfig | undefined) => ({ ...raw, ...prometheus, alertmanager, prometheus, options }) as Out;
       const file = raw.config_file as string | undefined;
       if (file !== undefined) {
         for (const k of AM_KEYS) {
