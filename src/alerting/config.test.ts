@@ -1,7 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { ConfigError, CORE_SECTIONS, parseConfig, z } from '../config/index.ts';
 import { tempDir } from '../state/testing.ts';
@@ -165,6 +166,17 @@ receivers:
       () => parseAlertmanagerConfig("route: {receiver: a}\nreceivers: [{name: a, slack_configs: [{api_url: 'https://x.example/', title: '{{ .Status '}]}]\n", '/am.yml'),
       /\/am\.yml:2:\d+: receivers\[0\]\.slack_configs\[0\]\.title: template: :1: unclosed action/,
     );
+  });
+
+  test("the README's runbook routing block is a valid alerting section and routes as the runbook says", () => {
+    const md = readFileSync(fileURLToPath(new URL('./README.md', import.meta.url)), 'utf8');
+    const block = /```yaml\n(alerting:\n[\s\S]*?)```/.exec(md)?.[1];
+    assert.ok(block, 'the README has the block');
+    const am = parseConfig(block, '/etc/vigil/vigil.yml', [...CORE_SECTIONS, alertingSection]).get(alertingSection).alertmanager!;
+    assert.deepEqual(am.route.groupBy, ['alertname', 'cluster', 'service']);
+    assert.deepEqual([am.route.groupWait, am.route.groupInterval, am.route.repeatInterval], [30_000, 300_000, 4 * 3_600_000]);
+    assert.deepEqual(am.route.routes.map((r) => [r.match, r.receiver, r.repeatInterval]), [[{ severity: 'critical' }, 'pager-duty', 3_600_000], [{ severity: 'warning' }, 'slack', undefined]]);
+    assert.deepEqual(am.receivers.map((r) => r.name), ['web.hook', 'pager-duty', 'slack']);
   });
 
   test("the section takes Prometheus' alertmanagers keys from their owner, and is optional", () => {
