@@ -373,20 +373,14 @@ export class BlockCapture {
 
   constructor(private readonly block: Block) {}
 
-  /**
-   * Words [start, start + count) of a chunk file plus two spare words: [array, base] with the
-   * words at array[base...]. Reads at least WINDOW_WORDS at a time.
-   */
-  words_(file: number, start: number, count: number): [Uint32Array, number] {
-    this.load(file, start, count);
-    return [this.data, this.base];
-  }
-
   /** Where load() put the words asked for: data[base...]. */
   data: Uint32Array = new Uint32Array(0);
   base = 0;
 
-  /** Like words_, without allocating: the result is in `data` and `base`. */
+  /**
+   * Makes words [start, start + count) of a chunk file (plus two spare words) available as
+   * data[base...], reading at least WINDOW_WORDS at a time.
+   */
   load(file: number, start: number, count: number): void {
     const ws = this.windows;
     for (let i = 0; i < ws.length; i++) {
@@ -485,7 +479,9 @@ export class BlockSeries implements Series {
     const out: EncodedChunk[] = [];
     for (let j = this.from; j < this.to; j++) {
       const n = this.cap.words[j]!;
-      const [data, base] = this.cap.words_(this.cap.file[j]!, this.cap.off[j]!, n + 1);
+      this.cap.load(this.cap.file[j]!, this.cap.off[j]!, n + 1);
+      const data = this.cap.data;
+      const base = this.cap.base;
       const body = data.subarray(base, base + n);
       if (crc32(new Uint8Array(body.buffer, body.byteOffset, body.byteLength)) !== data[base + n]) {
         throw new TsdbError('corrupt_chunk', `block ${this.block.ulid}: chunk checksum mismatch (file ${this.cap.file[j]}, offset ${this.cap.off[j]! * 4})`);

@@ -32,7 +32,7 @@ import {
 import { Block, BlockWriter, listBlockDirs, type BlockMeta } from './block.ts';
 import { TsdbError, describeFsError } from './errors.ts';
 import { FileOps, dirBytes, syncDir, type WriteHook } from './fsops.ts';
-import { APPEND_OK, Head, SLOT_SPACE } from './head.ts';
+import { Head, SLOT_SPACE } from './head.ts';
 import { ConcatIterator } from './iterators.ts';
 import { SampleCollector, mergeBlocks, yieldLoop } from './compact.ts';
 import { registerTsdbMetrics, type TsdbMetrics } from './metrics.ts';
@@ -1076,4 +1076,3 @@ export function openTsdb(opts: TsdbOptions): Promise<Tsdb> {
   return Tsdb.open(opts);
 }
 
-export { APPEND_OK };

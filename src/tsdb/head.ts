@@ -1190,11 +1190,4 @@ export class Head {
     const perSlot = 4 + 1 + 4 + 4 + 1 + SeriesState.BYTES_PER_SLOT;
     return this.capacity * perSlot + this.pool.byteLength + this.table.byteLength + this.symRefs.byteLength + this.slab.bytes() + this.arena.bytes() + this.metas.bytes();
   }
-
-  /** Seals open chunks whose last sample is older than `t`. */
-  sealOlderThan(t: number): void {
-    for (let s = 1; s < this.top; s++) {
-      if (this.alive[s] && this.openCount(s) > 0 && this.lastT(s) < t) this.sealOpen(s);
-    }
-  }
 }
