@@ -193,7 +193,7 @@ function withExternal(labels: Labels, ext: Labels): Labels {
 }
 
 /** POSTs JSON; resolves on a 2xx answer, rejects otherwise (`bad response status 500 Internal Server Error`). */
-function postJson(url: string, body: string, cfg: AlertmanagerConfig, redirects = 0): Promise<void> {
+function postJson(url: string, body: string, cfg: AlertmanagerConfig, redirects = 0, retried = false): Promise<void> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const headers: Record<string, string> = { 'Content-Type': 'application/json', 'User-Agent': 'Vigil', 'Content-Length': String(Buffer.byteLength(body)) };
@@ -238,7 +238,11 @@ function postJson(url: string, body: string, cfg: AlertmanagerConfig, redirects 
     const timer = setTimeout(() => req.destroy(new Error(`context deadline exceeded (timeout ${cfg.timeout} ms)`)), cfg.timeout);
     req.on('close', () => clearTimeout(timer));
     req.on('timeout', () => req.destroy(new Error(`context deadline exceeded (timeout ${cfg.timeout} ms)`)));
-    req.on('error', reject);
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      // A kept-alive connection the server closed just as it was reused: send once more on a new one.
+      if (req.reusedSocket && (e.code === 'ECONNRESET' || e.code === 'EPIPE') && !retried) postJson(url, body, cfg, redirects, true).then(resolve, reject);
+      else reject(e);
+    });
     req.end(body);
   });
 }
