@@ -5,9 +5,25 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { isStaleNaN } from '../model/index.ts';
 import { openTsdb } from '../tsdb/index.ts';
-import { read, removeDir, tempDir } from '../tsdb/testutil.ts';
 import { main } from './main.ts';
 import type { CommandIo } from './command.ts';
+import os from 'node:os';
+import { Matcher } from '../model/index.ts';
+import { collectSamples, type Queryable } from '../storage/index.ts';
+
+const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-tsdb-'));
+const removeDir = (dir: string) => fs.rmSync(dir, { recursive: true, force: true });
+
+async function read(q: Queryable, name: string): Promise<Array<{ labels: string; ts: number[]; vs: Float64Array }>> {
+  const querier = q.querier(-1e15, 1e15);
+  try {
+    const set = await querier.select([new Matcher('=', '__name__', name)]);
+    return set.series.map((s) => ({ labels: s.labels.toString(), ...collectSamples(s.iterator()) }));
+  } finally {
+    querier.close();
+  }
+}
+
 
 function io(): CommandIo & { stdout: string; stderr: string } {
   const o = { stdout: '', stderr: '', isTty: false, out: (s: string) => void (o.stdout += s), err: (s: string) => void (o.stderr += s) };
