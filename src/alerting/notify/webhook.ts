@@ -4,11 +4,35 @@
  * version: "4", groupKey, truncatedAlerts}`; `max_alerts` > 0 keeps the first N alerts (the
  * payload then describes only those) and counts the rest in `truncatedAlerts`.
  */
-import type { Alert } from '../alert.ts';
+import { quoteMeta } from '../../template/index.ts';
+import type { Labels } from '../../model/index.ts';
+import { resolvedAt, type Alert } from '../alert.ts';
 import type { WebhookConfig } from '../config.ts';
 import { NotifyError } from '../errors.ts';
 import { httpRequest } from './http.ts';
-import { checkResponse, templateData, type Integration, type IntegrationEnv, type NotifyContext } from './integration.ts';
+import { checkResponse, type Integration, type IntegrationEnv, type NotifyContext } from './integration.ts';
+
+const GO_ZERO_TIME = '0001-01-01T00:00:00Z';
+
+/** Go's RFC3339Nano for a UTC time in ms: fraction without trailing zeros; Go's zero time for 0. */
+export function goTimeString(ms: number): string {
+  if (ms === 0) return GO_ZERO_TIME;
+  const iso = new Date(ms).toISOString();
+  // 2024-01-01T00:00:00.120Z → .12; .000 → no fraction.
+  return iso.endsWith('.000Z') ? iso.slice(0, -5) + 'Z' : iso.replace(/0{1,2}Z$/, 'Z');
+}
+
+/** Labels every alert shares with the same value (Alertmanager's CommonLabels / CommonAnnotations). */
+function common(sets: readonly Labels[]): Record<string, string> {
+  const first = sets[0];
+  if (!first) return {};
+  const out = first.toRecord();
+  for (let i = 1; i < sets.length; i++) {
+    const s = sets[i]!;
+    for (const k of Object.keys(out)) if (s.get(k) !== out[k]) delete out[k];
+  }
+  return out;
+}
 
 export class WebhookIntegration implements Integration {
   readonly name = 'webhook';
@@ -27,8 +51,30 @@ export class WebhookIntegration implements Integration {
       truncated = alerts.length - this.conf.maxAlerts;
       sent = alerts.slice(0, this.conf.maxAlerts);
     }
-    const data = templateData(this.env, ctx, sent).toJSON() as Record<string, unknown>;
-    return { ...data, version: '4', groupKey: ctx.groupKey, truncatedAlerts: truncated };
+    // Built directly (not through the template data): the same JSON as Alertmanager's, cheaper
+    // when a thousand groups flush at once.
+    const now = Date.now();
+    let firing = false;
+    const list = sent.map((a) => {
+      const status = resolvedAt(a, now) ? 'resolved' : 'firing';
+      if (status === 'firing') firing = true;
+      return {
+        status, labels: a.labels.toRecord(), annotations: a.annotations.toRecord(), startsAt: goTimeString(a.startsAt), endsAt: goTimeString(a.endsAt),
+        generatorURL: a.generatorURL, fingerprint: a.fingerprint,
+      };
+    });
+    return {
+      receiver: quoteMeta(ctx.receiver),
+      status: firing ? 'firing' : 'resolved',
+      alerts: list,
+      groupLabels: ctx.groupLabels.toRecord(),
+      commonLabels: common(sent.map((a) => a.labels)),
+      commonAnnotations: common(sent.map((a) => a.annotations)),
+      externalURL: this.env.externalUrl,
+      version: '4',
+      groupKey: ctx.groupKey,
+      truncatedAlerts: truncated,
+    };
   }
 
   async notify(ctx: NotifyContext, alerts: readonly Alert[]): Promise<void> {
