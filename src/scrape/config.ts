@@ -23,7 +23,8 @@ export const RELABEL_DEFAULTS = { separator: ';', regex: '(.*)', replacement: '$
 /** Prometheus' pattern for a target_label / labelmap replacement that may use `$1`/`${name}`. */
 const RELABEL_TARGET = /^(?:(?:[a-zA-Z_]|\$(?:\{\w+\}|\w+))+\w*)+$/;
 
-const relabelConfig = z
+/** One relabel config (Prometheus' relabel_config); also used for `alerting.alert_relabel_configs`. */
+export const relabelConfig = z
   .strictObject({
     source_labels: z.array(labelName()).optional(),
     separator: z.string().default(RELABEL_DEFAULTS.separator),

@@ -3,7 +3,7 @@
  * limits, auth, TLS), scrape loops writing through `storage.Appender` with Prometheus'
  * synthetic series and staleness, and what the API shows (targets, metadata, health).
  */
-export { scrapeConfigsSection, resolveJob, jobFingerprint, RELABEL_ACTIONS } from './config.ts';
+export { scrapeConfigsSection, resolveJob, jobFingerprint, RELABEL_ACTIONS, relabelConfig } from './config.ts';
 export type { ScrapeConfig, RelabelConfig, ResolvedJob, RelabelAction, TlsConfig } from './config.ts';
 export { ScrapeManager } from './manager.ts';
 export type { ScrapeManagerOptions, ActiveTargetInfo, DroppedTargetInfo, TargetMetadataEntry } from './manager.ts';
