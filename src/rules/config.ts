@@ -3,6 +3,8 @@
  * inside Prometheus' `alerting:` section, `alertmanagers` (where alerts are sent besides Vigil's
  * own alert handling).
  *
+ * `alert_relabel_configs` are Prometheus' relabel_configs applied to every alert sent.
+ *
  * `alerting:` is shared with the alerting module (Alertmanager's routing configuration lives
  * there too). `ALERTING_RULES_KEYS` is the part rules owns, to be merged into that section's
  * object schema by whoever defines it (app.ts); `rulesAlertingSection` is a stand-alone
@@ -10,6 +12,7 @@
  */
 import { defineSection, duration, exclusiveSecret, filePath, hostPort, labelSet, secret, secretFile, z } from '../config/index.ts';
 import { Labels } from '../model/index.ts';
+import { relabelConfig } from '../scrape/index.ts';
 
 /** `rule_files: [glob, ...]`, each resolved against the configuration file's directory. */
 export const ruleFilesSection = defineSection('rule_files', z.array(filePath()).default(() => []));
@@ -78,9 +81,11 @@ export type AlertmanagerConfig = z.output<typeof alertmanagerConfigSchema>;
 /** The keys of `alerting:` that rules own; merge them into the section's object schema. */
 export const ALERTING_RULES_KEYS = {
   alertmanagers: z.array(alertmanagerConfigSchema).default(() => []),
+  /** Applied to every alert before it is handed on (after external labels), as Prometheus does. */
+  alert_relabel_configs: z.array(relabelConfig).default(() => []),
 };
 
 /** A stand-alone `alerting` section with only the rules' keys (when the alerting module defines none). */
-export const rulesAlertingSection = defineSection('alerting', z.strictObject(ALERTING_RULES_KEYS).default(() => ({ alertmanagers: [] })));
+export const rulesAlertingSection = defineSection('alerting', z.strictObject(ALERTING_RULES_KEYS).default(() => ({ alertmanagers: [], alert_relabel_configs: [] })));
 
 export type RulesAlertingConfig = z.output<typeof rulesAlertingSection.schema>;

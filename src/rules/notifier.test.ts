@@ -16,7 +16,7 @@ import { Labels, type PostableAlert } from '../model/index.ts';
 import { MemoryStorage } from '../storage/index.ts';
 import { Secret } from '../config/index.ts';
 import type { AlertmanagerConfig } from './config.ts';
-import { alertmanagerConfigSchema } from './config.ts';
+import { alertmanagerConfigSchema, rulesAlertingSection } from './config.ts';
 import { RuleManager } from './manager.ts';
 import { AlertDispatcher, CollectingAlertSink, LogAlertSink } from './notifier.ts';
 import { capturingLogger, queryFor, silentLogger } from './testing.ts';
@@ -128,6 +128,23 @@ test('a slow Alertmanager times out; a full queue drops its oldest alerts', asyn
     await d.stop();
     await slow.close();
   }
+});
+
+test('alert_relabel_configs apply after external labels; an alert relabelled away is not sent', async () => {
+  const sink = new CollectingAlertSink();
+  const d = new AlertDispatcher({ logger: silentLogger, sinks: [sink] });
+  const cfg = rulesAlertingSection.schema.parse({
+    alert_relabel_configs: [
+      { source_labels: ['i'], regex: '2', action: 'drop' },
+      { regex: 'replica', action: 'labeldrop' },
+      { source_labels: ['region'], target_label: 'dc', replacement: 'dc-$1' },
+    ],
+  });
+  d.applyConfig(Labels.fromRecord({ region: 'eu', replica: 'a' }), cfg.alertmanagers, cfg.alert_relabel_configs);
+  d.send([alert('R', 1), alert('R', 2)]);
+  assert.deepEqual(sink.alerts.map((a) => a.labels.toString()), ['{alertname="R", cluster="own", dc="dc-eu", i="1", region="eu"}']);
+  await d.stop();
+  assert.ok(!rulesAlertingSection.schema.safeParse({ alert_relabel_configs: [{ action: 'bogus' }] }).success);
 });
 
 test('the log sink logs firing and resolved alerts', () => {

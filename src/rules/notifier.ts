@@ -1,6 +1,7 @@
 /**
  * Delivery of the alerts rules produce: external labels added (only where the alert lacks the
- * label, as Prometheus' notifier does), then handed to in-process sinks (Vigil's own alert
+ * label, as Prometheus' notifier does) and `alert_relabel_configs` applied (an alert relabelled
+ * to nothing is not sent), then handed to in-process sinks (Vigil's own alert
  * handling; a log sink; a test sink) and queued for external Alertmanagers
  * (`alerting.alertmanagers`), which receive `POST <scheme>://<target><path_prefix>/api/v2/alerts`
  * in batches of at most 64, concurrently, with the configured timeout. As in Prometheus there is
@@ -14,6 +15,7 @@ import { posix } from 'node:path';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Summary, type Registry } from 'prom-client';
 import { Labels, LabelsBuilder, errorMessage, formatRfc3339, type AlertSink, type PostableAlert } from '../model/index.ts';
+import { compileRelabelConfigs, relabel, type CompiledRelabel, type RelabelConfig } from '../scrape/index.ts';
 import type { AlertmanagerConfig } from './config.ts';
 
 export const DEFAULT_QUEUE_CAPACITY = 10_000;
@@ -51,6 +53,7 @@ export class AlertDispatcher {
   private queue: PostableAlert[] = [];
   private readonly capacity: number;
   private externalLabels = Labels.EMPTY;
+  private relabelRules: CompiledRelabel[] = [];
   private targets: AmTarget[] = [];
   private sinks: AlertSink[];
   private sending = false;
@@ -76,9 +79,10 @@ export class AlertDispatcher {
     }
   }
 
-  /** Applies `global.external_labels` and `alerting.alertmanagers`. */
-  applyConfig(externalLabels: Labels, alertmanagers: readonly AlertmanagerConfig[]): void {
+  /** Applies `global.external_labels`, `alerting.alertmanagers` and `alerting.alert_relabel_configs`. */
+  applyConfig(externalLabels: Labels, alertmanagers: readonly AlertmanagerConfig[], alertRelabelConfigs: readonly RelabelConfig[] = []): void {
     this.externalLabels = externalLabels;
+    this.relabelRules = compileRelabelConfigs(alertRelabelConfigs);
     const targets: AmTarget[] = [];
     for (const cfg of alertmanagers) {
       for (const sc of cfg.static_configs) {
@@ -103,7 +107,16 @@ export class AlertDispatcher {
    */
   send(alerts: readonly PostableAlert[]): void {
     if (this.stopped || alerts.length === 0) return;
-    const out = this.externalLabels.isEmpty() ? alerts.slice() : alerts.map((a) => ({ ...a, labels: withExternal(a.labels, this.externalLabels) }));
+    let out = this.externalLabels.isEmpty() ? alerts.slice() : alerts.map((a) => ({ ...a, labels: withExternal(a.labels, this.externalLabels) }));
+    if (this.relabelRules.length > 0) {
+      const kept: PostableAlert[] = [];
+      for (const a of out) {
+        const l = relabel(a.labels, this.relabelRules);
+        if (l && !l.isEmpty()) kept.push(l === a.labels ? a : { ...a, labels: l });
+      }
+      out = kept;
+      if (out.length === 0) return;
+    }
     for (const sink of this.sinks) {
       try {
         const r = sink.send(out);
