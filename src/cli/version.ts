@@ -1,10 +1,19 @@
 /** Version and build information, as `--version` and `/api/v1/status/buildinfo` show them. */
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { userInfo, hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { BuildInfo } from '../api/index.ts';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
+/** The checkout's root: the nearest directory above this file with a package.json (sources or dist/). */
+const ROOT = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    dir = dirname(dir);
+  }
+  return process.cwd();
+})();
 
 function readGit(): { revision: string; branch: string } {
   try {
