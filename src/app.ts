@@ -223,6 +223,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     // The HTTP server stops first (reverse order): no new requests while modules flush.
     closers.push({ name: 'web', close: () => http.close(Math.max(1000, serverCfg.shutdown_timeout / 2)) });
     ready = true;
+    proc.resetLag();
     log.info({ address: `${http.address.host}:${http.address.port}`, startupMs: Date.now() - startTime }, 'Server is ready to receive web requests.');
 
     let stopping: Promise<void> | undefined;

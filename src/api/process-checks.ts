@@ -22,8 +22,12 @@ export interface ProcessCheckOptions {
   heapFailRatio?: number;
 }
 
-/** Creates the checks; `stop()` releases the event-loop monitor. */
-export function processHealthChecks(opts: ProcessCheckOptions): { checks: HealthCheck[]; stop(): void } {
+/**
+ * Creates the checks; `stop()` releases the event-loop monitor; `resetLag()` forgets the delays
+ * seen so far (called once start-up is over: replay and database initialisation block the loop
+ * by design and must not read as a live problem).
+ */
+export function processHealthChecks(opts: ProcessCheckOptions): { checks: HealthCheck[]; stop(): void; resetLag(): void } {
   const diskWarn = opts.diskWarnFreeRatio ?? 0.15;
   const diskFail = opts.diskFailFreeRatio ?? 0.05;
   const lagWarn = opts.lagWarnMs ?? 200;
@@ -114,5 +118,5 @@ export function processHealthChecks(opts: ProcessCheckOptions): { checks: Health
       },
     },
   ];
-  return { checks, stop: () => loop.disable() };
+  return { checks, stop: () => loop.disable(), resetLag: () => loop.reset() };
 }
