@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import pino from 'pino';
 import { CORE_SECTIONS, ConfigManager } from '../config/index.ts';
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const json = async (res: Response): Promise<any> => res.json();
 import { buildHttpApp, createSelfMetricsRegistry, HealthRegistry, processHealthChecks, type ApiDeps } from './index.ts';
 
 async function makeApp(opts: { ready?: boolean } = {}) {
@@ -44,7 +46,7 @@ test('/health is liveness in application/health+json', async () => {
     const res = await t.app.request('/health');
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), 'application/health+json');
-    const body = await res.json();
+    const body = await json(res);
     assert.deepEqual(Object.keys(body).sort(), ['description', 'releaseId', 'serviceId', 'status', 'version']);
     assert.equal(body.status, 'pass');
   } finally {
@@ -58,7 +60,7 @@ test('/health/detailed reports every check in the draft format', async () => {
     const res = await t.app.request('/health/detailed');
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), 'application/health+json');
-    const body = await res.json();
+    const body = await json(res);
     assert.equal(body.status, 'pass');
     assert.deepEqual(Object.keys(body.checks).sort(), ['config:reload', 'datadir:writable', 'disk:freeSpace', 'eventloop:lag', 'memory:heapUsed', 'uptime']);
     for (const [name, results] of Object.entries(body.checks as Record<string, Array<Record<string, unknown>>>)) {
@@ -81,7 +83,7 @@ test('a failing check turns the answer into 503 fail; a warning stays 200', asyn
     t.health.register({ name: 'queue:depth', run: () => ({ status: 'warn', observedValue: 900, output: 'queue nearly full' }) });
     let res = await t.app.request('/health/detailed');
     assert.equal(res.status, 200);
-    let body = await res.json();
+    let body = await json(res);
     assert.equal(body.status, 'warn');
     assert.match(body.output, /queue:depth: queue nearly full/);
 
@@ -89,7 +91,7 @@ test('a failing check turns the answer into 503 fail; a warning stays 200', asyn
     t.health.register({ name: 'slow:check', timeoutMs: 50, run: () => new Promise(() => {}) });
     res = await t.app.request('/health/detailed');
     assert.equal(res.status, 503);
-    body = await res.json();
+    body = await json(res);
     assert.equal(body.status, 'fail');
     assert.equal(body.checks['state:connection'][0].output, 'connection refused');
     assert.match(body.checks['slow:check'][0].output, /timed out after 50 ms/);
@@ -108,7 +110,7 @@ test('a data directory that cannot be written fails the health check', async () 
     rmSync(t.dataDir, { recursive: true, force: true });
     const res = await t.app.request('/health/detailed');
     assert.equal(res.status, 503);
-    const body = await res.json();
+    const body = await json(res);
     assert.equal(body.checks['datadir:writable'][0].status, 'fail');
     assert.match(body.checks['datadir:writable'][0].output, /data directory not writable/);
   } finally {
@@ -133,7 +135,7 @@ test('unknown API routes answer with the Prometheus error envelope', async () =>
   try {
     const res = await t.app.request('/api/v1/does-not-exist');
     assert.equal(res.status, 404);
-    assert.deepEqual(await res.json(), { status: 'error', errorType: 'not_found', error: 'no route for GET /api/v1/does-not-exist' });
+    assert.deepEqual(await json(res), { status: 'error', errorType: 'not_found', error: 'no route for GET /api/v1/does-not-exist' });
   } finally {
     t.cleanup();
   }
@@ -168,12 +170,12 @@ test('/metrics counts requests by route and passes promtool check metrics', asyn
 test('status endpoints: buildinfo, flags, config', async () => {
   const t = await makeApp();
   try {
-    const bi = await (await t.app.request('/api/v1/status/buildinfo')).json();
+    const bi = await json(await t.app.request('/api/v1/status/buildinfo'));
     assert.equal(bi.status, 'success');
     assert.equal(bi.data.version, '0.0.0-test');
-    const flags = await (await t.app.request('/api/v1/status/flags')).json();
+    const flags = await json(await t.app.request('/api/v1/status/flags'));
     assert.equal(flags.data['log.level'], 'info');
-    const cfg = await (await t.app.request('/api/v1/status/config')).json();
+    const cfg = await json(await t.app.request('/api/v1/status/config'));
     assert.match(cfg.data.yaml, /scrape_interval: 15s/);
   } finally {
     t.cleanup();
