@@ -98,7 +98,7 @@ test('server: starts, serves, reloads on SIGHUP keeping a valid config, stops on
     assert.match(metrics, /^vigil_config_last_reload_successful 0$/m, 'a failed reload is visible');
     assert.match(v.logs(), /Error reloading config/);
     const detailed = (await (await fetch(`${v.url}/health/detailed`)).json()) as { checks: Record<string, Array<{ status: string }>> };
-    assert.equal(detailed.checks['config:reload'][0].status, 'warn');
+    assert.equal(detailed.checks['config:reload']![0]!.status, 'warn');
     const cfgNow = (await (await fetch(`${v.url}/api/v1/status/config`)).json()) as { data: { yaml: string } };
     assert.match(cfgNow.data.yaml, /scrape_interval: 15s/, 'the running configuration is kept');
 
