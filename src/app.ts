@@ -7,7 +7,7 @@
 import { mkdir, writeFile, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { CORE_SECTIONS, ConfigManager, serverSection, storageSection, type ConfigSection, type ReloadResult } from './config/index.ts';
+import { CORE_SECTIONS, ConfigManager, globalSection, serverSection, storageSection, type ConfigSection, type ReloadResult, type VigilConfig } from './config/index.ts';
 import { buildHttpApp, createSelfMetricsRegistry, HealthRegistry, listen, processHealthChecks, type ApiDeps, type BuildInfo } from './api/index.ts';
 import { errorMessage, formatDuration, VigilError } from './model/index.ts';
 import { openTsdb } from './tsdb/index.ts';
@@ -17,7 +17,7 @@ import { ProbeManager, probesSection } from './probes/index.ts';
 // ---- state + alerting (src/state, src/alerting) ----
 import { openStateStore, stateSection } from './state/index.ts';
 import { AlertingService, defineAlertingSection } from './alerting/index.ts';
-import { ALERTING_RULES_KEYS } from './rules/index.ts';
+import { ALERTING_RULES_KEYS, AlertDispatcher, RuleManager, engineQueryFunc, ruleFilesSection } from './rules/index.ts';
 
 /** `alerting:` holds Alertmanager's routing configuration and Prometheus' `alertmanagers` (owned by rules). */
 export const alertingSection = defineAlertingSection(ALERTING_RULES_KEYS);
@@ -25,7 +25,7 @@ export const alertingSection = defineAlertingSection(ALERTING_RULES_KEYS);
 
 /** Every configuration section Vigil understands (modules append theirs here). */
 export function configSections(): ConfigSection[] {
-  return [...CORE_SECTIONS, scrapeConfigsSection, probesSection, stateSection, alertingSection];
+  return [...CORE_SECTIONS, scrapeConfigsSection, probesSection, ruleFilesSection, stateSection, alertingSection];
 }
 
 /**
@@ -67,6 +67,8 @@ export interface ServerOptions {
   lifecycleEnabled: boolean;
   adminApiEnabled: boolean;
   query: { lookbackDeltaMs: number; maxSamples: number; timeoutMs: number; maxConcurrency: number };
+  /** `--rules.alert.*` and `--alertmanager.notification-queue-capacity` (Prometheus' defaults when absent). */
+  rules?: { forOutageToleranceMs?: number; forGracePeriodMs?: number; resendDelayMs?: number; notificationQueueCapacity?: number };
   logger: Logger;
   /** Every flag with its effective value, for `/api/v1/status/flags`. */
   flags: Record<string, string>;
@@ -197,6 +199,41 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     config.subscribe('alerting', (next) => alerting.applyConfig(next.get(alertingSection)));
     // ---- end state + alerting ----
 
+    // Rules: evaluated by the engine over the store; alerts go to Vigil's alert handling and to
+    // any external Alertmanagers listed under alerting.alertmanagers.
+    const dispatcher = new AlertDispatcher({ logger: log.child({ component: 'notifier' }), registry, queueCapacity: opts.rules?.notificationQueueCapacity, sinks: [alerting] });
+    const rules = new RuleManager({
+      query: engineQueryFunc(engine, tsdb),
+      appendable: tsdb,
+      queryable: tsdb,
+      notify: (alerts) => dispatcher.send(alerts),
+      logger: log.child({ component: 'rules' }),
+      registry,
+      outageToleranceMs: opts.rules?.forOutageToleranceMs,
+      forGracePeriodMs: opts.rules?.forGracePeriodMs,
+      resendDelayMs: opts.rules?.resendDelayMs,
+    });
+    const applyRules = async (next: VigilConfig) => {
+      const g = next.get(globalSection);
+      const a = next.get(alertingSection);
+      dispatcher.applyConfig(g.external_labels, a.alertmanagers, a.alert_relabel_configs);
+      const report = await rules.update({ files: next.get(ruleFilesSection), evaluationIntervalMs: g.evaluation_interval, externalLabels: g.external_labels, externalURL: externalUrl });
+      if (report.problems.length) {
+        throw new VigilError('rules_invalid', `rule files skipped: ${report.problems.map((p) => (p.line > 0 ? `${p.file}:${p.line}:${p.column}: ${p.text}` : `${p.file}: ${p.text}`)).join('; ')}`);
+      }
+    };
+    try {
+      await applyRules(cfg);
+    } catch (e) {
+      // At start-up a broken rule file is reported and skipped; the other files are loaded.
+      log.error({ err: errorMessage(e) }, 'loading rule files');
+    }
+    config.subscribe('rules', applyRules);
+    health.register(rules.healthCheck());
+    rules.start();
+    closers.push({ name: 'rules', close: () => rules.stop() });
+    closers.push({ name: 'notifier', close: () => dispatcher.stop() });
+
     let ready = false;
     const deps: ApiDeps = {
       logger: log.child({ component: 'web' }),
@@ -216,6 +253,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       promql: { engine, queryable: tsdb, metadata: () => mergeMetadata(scrape.metadataMap(), probes.metadata()) },
       scrape,
       alerting,
+      rules,
+      alertDispatcher: dispatcher,
     };
 
     const app = buildHttpApp(deps);

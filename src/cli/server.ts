@@ -24,6 +24,10 @@ export const SERVER_FLAGS = {
   'query.max-samples': { type: 'string', default: '50000000', placeholder: 'N', help: 'Maximum number of samples a query may hold in memory.' },
   'query.timeout': { type: 'string', default: '2m', placeholder: 'DURATION', help: 'Maximum time a query may take.' },
   'query.max-concurrency': { type: 'string', default: '20', placeholder: 'N', help: 'Maximum number of queries executed concurrently.' },
+  'rules.alert.for-outage-tolerance': { type: 'string', default: '1h', placeholder: 'DURATION', help: 'Max time to tolerate an outage for restoring "for" state of alerts.' },
+  'rules.alert.for-grace-period': { type: 'string', default: '10m', placeholder: 'DURATION', help: 'Minimum duration between alert and restored "for" state (kept only for alerts with a longer "for").' },
+  'rules.alert.resend-delay': { type: 'string', default: '1m', placeholder: 'DURATION', help: 'Minimum amount of time to wait before resending an alert to Alertmanager.' },
+  'alertmanager.notification-queue-capacity': { type: 'string', default: '10000', placeholder: 'N', help: 'The capacity of the queue for pending alert notifications to external Alertmanagers.' },
   'log.level': { type: 'string', default: 'info', placeholder: 'LEVEL', help: 'Only log messages at or above this level: debug, info, warn, error.' },
   'log.format': { type: 'string', default: 'logfmt', placeholder: 'FORMAT', help: 'Log format: logfmt or json.' },
 } as const satisfies Command['flags'];
@@ -102,6 +106,12 @@ export const serverCommand: Command = {
           maxSamples: intFlag(parsed, 'query.max-samples'),
           timeoutMs: durationFlag(parsed, 'query.timeout')!,
           maxConcurrency: intFlag(parsed, 'query.max-concurrency'),
+        },
+        rules: {
+          forOutageToleranceMs: durationFlag(parsed, 'rules.alert.for-outage-tolerance'),
+          forGracePeriodMs: durationFlag(parsed, 'rules.alert.for-grace-period'),
+          resendDelayMs: durationFlag(parsed, 'rules.alert.resend-delay'),
+          notificationQueueCapacity: intFlag(parsed, 'alertmanager.notification-queue-capacity'),
         },
         logger,
         flags,
