@@ -18,7 +18,15 @@ import { AlwaysLeader, SqlStateStore } from './store.ts';
 import type { SqlClient } from './types.ts';
 
 /** postgresql.conf for the embedded server: small buffers, it holds a few MB of records. */
-const PGLITE_CONF = ['shared_buffers = 16MB', 'work_mem = 2MB', 'maintenance_work_mem = 16MB', 'temp_buffers = 2MB'];
+const PGLITE_CONF = ['shared_buffers = 4MB', 'wal_buffers = 256kB', 'work_mem = 2MB', 'maintenance_work_mem = 8MB', 'temp_buffers = 1MB'];
+
+/**
+ * Written to postgresql.auto.conf (read after postgresql.conf) at every open, so that data
+ * directories made from older templates get the same settings.
+ */
+function writeAutoConf(pgdata: string): void {
+  writeFileSync(join(pgdata, 'postgresql.auto.conf'), `# Written by Vigil at every start; edits are overwritten.\n${PGLITE_CONF.join('\n')}\n`);
+}
 
 interface Queryable {
   query<T>(text: string, params?: unknown[]): Promise<{ rows: T[] }>;
@@ -168,6 +176,7 @@ export class PGliteStateStore extends SqlStateStore {
           opts.onProgress?.(`embedded state database initialised in ${Date.now() - t0} ms`);
         }
       }
+      writeAutoConf(pgdata);
       db = await PGlite.create({ dataDir: pgdata });
       const store = new PGliteStateStore(db, opts.dir, lockFile);
       await store.init();
