@@ -57,7 +57,11 @@ function runScript(dir: string, label: string): Promise<Run[]> {
       if (code !== 0) return reject(new Error(`${label}: am-bench.mjs exited with ${code}`));
       const files = readdirSync(join(dir, 'results')).filter((f) => f.startsWith('am-') && f.endsWith('.json'));
       if (files.length === 0) return reject(new Error(`${label}: no results file`));
-      const res = JSON.parse(readFileSync(join(dir, 'results', files.sort().pop()!), 'utf8')) as { runs: Run[] };
+      const name = files.sort()[files.length - 1]!;
+      const file = join(dir, 'results', name);
+      const res = JSON.parse(readFileSync(file, 'utf8')) as { runs: Run[] };
+      // BENCH_KEEP=DIR keeps the raw results (per-second notification histograms and all).
+      if (process.env.BENCH_KEEP) copyFileSync(file, join(process.env.BENCH_KEEP, `${label}-${name}`));
       resolvePromise(res.runs);
     });
   });

@@ -7,6 +7,7 @@
  */
 import { join, resolve } from 'node:path';
 import pino from 'pino';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { openStateStore, type StateStore } from '../state/index.ts';
 import { startAlertingServer } from './testing.ts';
 
@@ -56,4 +57,5 @@ process.on('SIGUSR2', () => {
   const after = process.memoryUsage();
   const mb = (n: number) => Math.round(n / 1048576);
   process.stderr.write(`memory before GC: rss ${mb(before.rss)} heap ${mb(before.heapUsed)}/${mb(before.heapTotal)} external ${mb(before.external)}; after: rss ${mb(after.rss)} heap ${mb(after.heapUsed)}/${mb(after.heapTotal)} external ${mb(after.external)} MB\n`);
+  for (const sp of getHeapSpaceStatistics()) process.stderr.write(`  ${sp.space_name}: size ${mb(sp.space_size)} used ${mb(sp.space_used_size)} MB\n`);
 });
