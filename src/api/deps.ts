@@ -12,7 +12,6 @@ import type { AlertDispatcher, RuleManager } from '../rules/index.ts';
 import type { PromqlApiDeps } from './promql-routes.ts';
 import type { ScrapeApi } from './scrape-routes.ts';
 import type { TsdbApi } from './tsdb-routes.ts';
-import type { TsdbApi } from './tsdb-routes.ts';
 
 /** The fields of Prometheus' `/api/v1/status/buildinfo`. */
 export interface BuildInfo {
@@ -53,10 +52,6 @@ export interface ApiDeps {
   rules?: RuleManager;
   /** Where rule alerts are delivered (`/api/v1/alertmanagers`). */
   alertDispatcher?: AlertDispatcher;
-  /** The embedded store: `/api/v1/status/tsdb` and the admin TSDB routes are served when set. */
-  tsdb?: TsdbApi;
-  /** Whether the admin API is enabled (`--web.enable-admin-api`). */
-  adminApiEnabled?: boolean;
   /** Alert handling: Alertmanager API v2 and `/api/v1/alerts/history` are served when set. */
   alerting?: AlertingService;
   /** The embedded store: `/api/v1/status/tsdb` and the admin TSDB routes are served when set. */

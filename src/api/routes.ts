@@ -11,14 +11,12 @@ import { registerRulesRoutes } from './rules-routes.ts';
 import { registerPromqlRoutes } from './promql-routes.ts';
 import { registerScrapeRoutes } from './scrape-routes.ts';
 import { registerTsdbRoutes } from './tsdb-routes.ts';
-import { registerTsdbRoutes } from './tsdb-routes.ts';
 
 export type RouteRegistrar = (app: Hono, deps: ApiDeps) => void;
 
 export const ROUTE_REGISTRARS: readonly RouteRegistrar[] = [
   registerPromqlRoutes,
   registerScrapeRoutes,
-  registerTsdbRoutes,
   registerTsdbRoutes,
   registerRulesRoutes,
   registerAlertmanagerV2Routes,
