@@ -36,7 +36,7 @@ export async function startVigil(args: string[] = [], opts: { dataDir?: string; 
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`vigil did not become ready in time; logs:\n${out}`));
-    }, opts.timeoutMs ?? 20_000);
+    }, opts.timeoutMs ?? 60_000);
     const onData = () => {
       const m = /"address":"([^"]+)"[^\n]*"msg":"Server is ready|"msg":"Server is ready[^\n]*"address":"([^"]+)"/.exec(out);
       if (m) {
