@@ -63,6 +63,8 @@ export interface ServerOptions {
     dataDir?: string;
     retentionTimeMs?: number;
     retentionSizeBytes?: number;
+    /** WAL fsync policy (`--storage.tsdb.wal-fsync`). */
+    walFsync?: 'interval' | 'always';
   };
   lifecycleEnabled: boolean;
   adminApiEnabled: boolean;
@@ -172,6 +174,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       dir: dataDir,
       retentionTime: retentionTimeMs,
       retentionSize: retentionSizeBytes,
+      wal: { fsync: opts.overrides.walFsync ?? 'interval' },
       logger: log.child({ component: 'tsdb' }),
       registry,
     });

@@ -20,6 +20,7 @@ export const SERVER_FLAGS = {
   'storage.tsdb.path': { type: 'string', placeholder: 'DIR', help: 'Data directory (default: storage.path, ./data).' },
   'storage.tsdb.retention.time': { type: 'string', placeholder: 'DURATION', help: 'How long to keep samples (default: storage.retention.time, 15d).' },
   'storage.tsdb.retention.size': { type: 'string', placeholder: 'BYTES', help: 'Maximum bytes of blocks to keep, e.g. 512MB; 0 disables (default: storage.retention.size).' },
+  'storage.tsdb.wal-fsync': { type: 'string', default: 'interval', placeholder: 'MODE', help: 'interval: fdatasync the WAL every second (a power loss can lose the last second); always: before every commit is acknowledged.' },
   'query.lookback-delta': { type: 'string', default: '5m', placeholder: 'DURATION', help: 'How far back an instant selector looks for a sample.' },
   'query.max-samples': { type: 'string', default: '50000000', placeholder: 'N', help: 'Maximum number of samples a query may hold in memory.' },
   'query.timeout': { type: 'string', default: '2m', placeholder: 'DURATION', help: 'Maximum time a query may take.' },
@@ -55,6 +56,12 @@ function intFlag(p: ParsedCommand, name: string): number {
   const v = str(p, name) ?? '';
   if (!/^\d+$/.test(v)) throw new UsageError(`--${name}: ${JSON.stringify(v)} is not a non-negative integer`);
   return Number(v);
+}
+
+function walFsyncFlag(p: ParsedCommand): 'interval' | 'always' {
+  const v = str(p, 'storage.tsdb.wal-fsync');
+  if (v !== 'interval' && v !== 'always') throw new UsageError(`--storage.tsdb.wal-fsync: ${JSON.stringify(v)} is not a WAL fsync mode (interval or always)`);
+  return v;
 }
 
 export const serverCommand: Command = {
@@ -98,6 +105,7 @@ export const serverCommand: Command = {
           dataDir: str(parsed, 'storage.tsdb.path'),
           retentionTimeMs: durationFlag(parsed, 'storage.tsdb.retention.time'),
           retentionSizeBytes,
+          walFsync: walFsyncFlag(parsed),
         },
         lifecycleEnabled: parsed.flags['web.enable-lifecycle'] === true,
         adminApiEnabled: parsed.flags['web.enable-admin-api'] === true,
