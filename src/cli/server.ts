@@ -95,6 +95,22 @@ export const serverCommand: Command = {
       process.once('SIGINT', () => resolve('SIGINT'));
     });
 
+    // Flags are parsed before anything starts, so that a wrong one is a usage error (exit 2).
+    const walFsync = walFsyncFlag(parsed);
+    const retentionTimeMs = durationFlag(parsed, 'storage.tsdb.retention.time');
+    const query = {
+      lookbackDeltaMs: durationFlag(parsed, 'query.lookback-delta')!,
+      maxSamples: intFlag(parsed, 'query.max-samples'),
+      timeoutMs: durationFlag(parsed, 'query.timeout')!,
+      maxConcurrency: intFlag(parsed, 'query.max-concurrency'),
+    };
+    const rules = {
+      forOutageToleranceMs: durationFlag(parsed, 'rules.alert.for-outage-tolerance'),
+      forGracePeriodMs: durationFlag(parsed, 'rules.alert.for-grace-period'),
+      resendDelayMs: durationFlag(parsed, 'rules.alert.resend-delay'),
+      notificationQueueCapacity: intFlag(parsed, 'alertmanager.notification-queue-capacity'),
+    };
+
     let server;
     try {
       server = await startServer({
@@ -103,24 +119,14 @@ export const serverCommand: Command = {
           listenAddress: str(parsed, 'web.listen-address'),
           externalUrl: str(parsed, 'web.external-url'),
           dataDir: str(parsed, 'storage.tsdb.path'),
-          retentionTimeMs: durationFlag(parsed, 'storage.tsdb.retention.time'),
+          retentionTimeMs,
           retentionSizeBytes,
-          walFsync: walFsyncFlag(parsed),
+          walFsync,
         },
         lifecycleEnabled: parsed.flags['web.enable-lifecycle'] === true,
         adminApiEnabled: parsed.flags['web.enable-admin-api'] === true,
-        query: {
-          lookbackDeltaMs: durationFlag(parsed, 'query.lookback-delta')!,
-          maxSamples: intFlag(parsed, 'query.max-samples'),
-          timeoutMs: durationFlag(parsed, 'query.timeout')!,
-          maxConcurrency: intFlag(parsed, 'query.max-concurrency'),
-        },
-        rules: {
-          forOutageToleranceMs: durationFlag(parsed, 'rules.alert.for-outage-tolerance'),
-          forGracePeriodMs: durationFlag(parsed, 'rules.alert.for-grace-period'),
-          resendDelayMs: durationFlag(parsed, 'rules.alert.resend-delay'),
-          notificationQueueCapacity: intFlag(parsed, 'alertmanager.notification-queue-capacity'),
-        },
+        query,
+        rules,
         logger,
         flags,
         buildInfo: buildInfo(),
