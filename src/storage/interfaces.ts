@@ -35,10 +35,29 @@ export interface SampleIterator {
   err(): Error | null;
 }
 
+/**
+ * Caller-owned arrays a bulk read appends samples to: `ts[i]`, `vs[i]` for i < n are valid. A
+ * bulk read writes from index `n` on, advances `n`, and replaces `ts`/`vs` with larger arrays
+ * (keeping the first `n` entries) when they are too small. Values are raw float64s: NaN payloads
+ * such as the stale marker are kept.
+ */
+export interface SampleBuffer {
+  ts: Float64Array;
+  vs: Float64Array;
+  n: number;
+}
+
 /** One series: its labels and a fresh iterator per call. */
 export interface Series {
   readonly labels: Labels;
   iterator(): SampleIterator;
+  /**
+   * Optional bulk read: appends to `buf` the samples a fresh `iterator()` yields with
+   * mint ≤ t ≤ maxt, in the same order, without per-sample calls. Returns the error that ended
+   * reading early (e.g. a corrupt chunk; the samples before it are appended) or null. Callers
+   * use `readSeriesRange`, which falls back to the iterator when a series lacks it.
+   */
+  readRange?(mint: number, maxt: number, buf: SampleBuffer): Error | null;
 }
 
 /** Series sorted by labels (compareLabels), plus warnings (e.g. a remote source failed). */

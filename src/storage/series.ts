@@ -3,7 +3,7 @@
  * sorted series sets with overlap deduplication, and an empty set.
  */
 import { compareLabels, type Labels } from '../model/index.ts';
-import { ValueType, type SampleIterator, type Series, type SeriesSet } from './interfaces.ts';
+import { ValueType, type SampleBuffer, type SampleIterator, type Series, type SeriesSet } from './interfaces.ts';
 
 export const EMPTY_SERIES_SET: SeriesSet = Object.freeze({ series: [], warnings: [] });
 
@@ -67,6 +67,72 @@ export class ArraySeries implements Series {
   iterator(): SampleIterator {
     return new ArraySampleIterator(this.ts, this.vs, this.length);
   }
+
+  readRange(mint: number, maxt: number, buf: SampleBuffer): Error | null {
+    const ts = this.ts;
+    const len = this.length;
+    let lo = 0;
+    let hi = len;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (ts[mid]! < mint) lo = mid + 1;
+      else hi = mid;
+    }
+    let end = lo;
+    while (end < len && ts[end]! <= maxt) end++;
+    const k = end - lo;
+    if (k <= 0) return null;
+    growSampleBuffer(buf, buf.n + k);
+    const n = buf.n;
+    const bt = buf.ts;
+    for (let i = 0; i < k; i++) bt[n + i] = ts[lo + i]!;
+    // Copied as raw bits (a Float64Array to Float64Array copy keeps NaN payloads).
+    buf.vs.set(this.vs.subarray(lo, end), n);
+    buf.n = n + k;
+    return null;
+  }
+}
+
+/**
+ * Makes room for `need` samples in `buf` (arrays replaced by larger ones, the first `buf.n`
+ * entries kept; values copied as raw bits).
+ */
+export function growSampleBuffer(buf: SampleBuffer, need: number): void {
+  if (buf.ts.length >= need && buf.vs.length >= need) return;
+  let size = Math.max(64, buf.ts.length);
+  while (size < need) size *= 2;
+  const ts = new Float64Array(size);
+  ts.set(buf.ts.subarray(0, buf.n));
+  const vs = new Float64Array(size);
+  vs.set(buf.vs.subarray(0, buf.n));
+  buf.ts = ts;
+  buf.vs = vs;
+}
+
+/**
+ * Appends the samples of `series` with mint ≤ t ≤ maxt to `buf` (see `Series.readRange`): the
+ * series' bulk read when it has one, its iterator otherwise. Returns the error that ended reading
+ * early, or null.
+ */
+export function readSeriesRange(series: Series, mint: number, maxt: number, buf: SampleBuffer): Error | null {
+  if (series.readRange !== undefined) return series.readRange(mint, maxt, buf);
+  const it = series.iterator();
+  let typ = it.seek(mint);
+  let n = buf.n;
+  while (typ !== ValueType.None) {
+    const t = it.atT();
+    if (t > maxt) break;
+    if (n === buf.ts.length) {
+      buf.n = n;
+      growSampleBuffer(buf, n + 1);
+    }
+    buf.ts[n] = t;
+    buf.vs[n] = it.at();
+    n++;
+    typ = it.next();
+  }
+  buf.n = n;
+  return it.err();
 }
 
 /**

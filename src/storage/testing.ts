@@ -15,7 +15,7 @@ import { Labels, Matcher, STALE_NAN, compareLabels, isStaleNaN, floatBits } from
 import type { Appendable, Queryable, Series } from './interfaces.ts';
 import { ValueType } from './interfaces.ts';
 import { StorageError } from './errors.ts';
-import { collectSamples } from './series.ts';
+import { collectSamples, readSeriesRange } from './series.ts';
 
 export interface ContractHarness {
   appendable: Appendable;
@@ -199,6 +199,71 @@ export function describeStorageContract(name: string, open: () => Promise<Contra
         assert.equal(it.next(), ValueType.None, 'after the last sample');
         assert.equal(it.seek(ts[1999]! + 1), ValueType.None);
         q.close();
+      }));
+
+    it('bulk reads (readSeriesRange) give exactly the iterator\'s samples for any range', () =>
+      withHarness(async (h) => {
+        // Shapes that stores encode differently: regular counters, decimal gauges, arbitrary
+        // floats, constants with stale markers, irregular timestamps.
+        const shapes: Array<(i: number) => number> = [
+          (i) => i * 7,
+          (i) => Math.round(Math.sin(i / 9) * 1e5) / 1000,
+          (i) => Math.sin(i) * 1e-3 + i,
+          (i) => (i % 50 === 49 ? STALE_NAN : 42),
+          (i) => (i % 7 === 0 ? NaN : -i / 8),
+        ];
+        const app = h.appendable.appender();
+        const all: number[][] = [];
+        for (let s = 0; s < shapes.length; s++) {
+          const lbls = L({ __name__: 'bulk', shape: String(s) });
+          const ts: number[] = [];
+          let t = 5_000_000;
+          let ref = 0;
+          for (let i = 0; i < 700; i++) {
+            t += s === 4 ? 1000 + ((i * 7919) % 29) * 13 + (i % 211 === 0 ? 900_000 : 0) : 15_000;
+            ts.push(t);
+            ref = app.append(ref, lbls, t, shapes[s]!(i));
+          }
+          all.push(ts);
+        }
+        await app.commit();
+        await h.seal();
+        const q = h.queryable().querier(-Infinity, Infinity);
+        try {
+          const set = await q.select([new Matcher('=', '__name__', 'bulk')]);
+          assert.equal(set.series.length, shapes.length);
+          for (const series of set.series) {
+            const ts = all[Number(series.labels.get('shape'))]!;
+            const ranges: Array<[number, number]> = [[-Infinity, Infinity], [0, ts[0]! - 1], [ts[699]! + 1, Infinity]];
+            for (const [a, b] of [[0, 0], [0, 699], [1, 698], [119, 121], [120, 240], [300, 300], [479, 481], [650, 699], [10, 600]]) {
+              ranges.push([ts[a!]!, ts[b!]!], [ts[a!]! - 1, ts[b!]! + 1], [ts[a!]! + 1, ts[b!]! - 1]);
+            }
+            for (const [mint, maxt] of ranges) {
+              const want: { ts: number[]; bits: string[] } = { ts: [], bits: [] };
+              const it = series.iterator();
+              for (let typ = it.seek(mint); typ !== ValueType.None && it.atT() <= maxt; typ = it.next()) {
+                want.ts.push(it.atT());
+                want.bits.push(floatBits(it.at()).join(':'));
+              }
+              assert.equal(it.err(), null);
+              const buf = { ts: new Float64Array(3), vs: new Float64Array(3), n: 1 };
+              buf.ts[0] = -7;
+              assert.equal(readSeriesRange(series, mint, maxt, buf), null);
+              const what = `${series.labels.toString()} [${mint}, ${maxt}]`;
+              assert.equal(buf.ts[0], -7, `${what}: existing entries kept`);
+              assert.deepEqual(Array.from(buf.ts.subarray(1, buf.n)), want.ts, what);
+              const bits: string[] = [];
+              for (let i = 1; i < buf.n; i++) bits.push(floatBits(buf.vs[i]!).join(':'));
+              assert.deepEqual(bits, want.bits, `${what}: value bits`);
+              // Appending again continues after what is there.
+              const before = buf.n;
+              assert.equal(readSeriesRange(series, mint, maxt, buf), null);
+              assert.equal(buf.n, before + want.ts.length);
+            }
+          }
+        } finally {
+          q.close();
+        }
       }));
 
     it('many series: select sorted by labels, intersections, prefixes and alternations', () =>

@@ -20,13 +20,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Labels, compareStrings, type Matcher } from '../model/index.ts';
-import type { Series } from '../storage/index.ts';
+import type { SampleBuffer, Series } from '../storage/index.ts';
 import { BitWriter } from './bits.ts';
 import { ByteReader, ByteWriter, crc32 } from './bytes.ts';
 import { BlockChunkDecoder, MAX_BLOCK_CHUNK_SAMPLES, encodeBlockChunk } from './codec.ts';
 import { TsdbError } from './errors.ts';
 import { FileOps, syncDir } from './fsops.ts';
-import { ChunkedIterator, type ChunkCursor } from './iterators.ts';
+import { ChunkedIterator, dropDeleted, type ChunkCursor } from './iterators.ts';
 import { EMPTY_POSTINGS, intersect, subtract, unionMany } from './postings.ts';
 import { ulid as newUlid } from './ulid.ts';
 
@@ -406,6 +406,8 @@ const MAX_WINDOWS = 8;
 
 /** Decoders of finished iterators, reused. */
 const decoderPool: BlockChunkDecoder[] = [];
+/** The decoder of bulk reads (synchronous: one is enough). */
+let bulkDecoder: BlockChunkDecoder | undefined;
 
 class BlockCursor implements ChunkCursor {
   private dec: BlockChunkDecoder | undefined;
@@ -426,17 +428,8 @@ class BlockCursor implements ChunkCursor {
   open(i: number): void {
     const j = this.from + i;
     const cap = this.cap;
-    const words = cap.words[j]!;
-    cap.load(cap.file[j]!, cap.off[j]!, words + 1);
-    const data = cap.data;
-    const base = cap.base;
-    const stored = data[base + words]!;
-    const actual = crc32(new Uint8Array(data.buffer, data.byteOffset + base * 4, words * 4));
-    if (stored !== actual) {
-      this.block.reportCorruption(`chunk checksum mismatch in file ${cap.file[j]} at word ${cap.off[j]}`);
-      throw new TsdbError('corrupt_chunk', `block ${this.block.ulid}: chunk checksum mismatch (file ${String(cap.file[j]).padStart(6, '0')}, offset ${cap.off[j]! * 4})`);
-    }
-    (this.dec ??= decoderPool.pop() ?? new BlockChunkDecoder()).reset(data, base, cap.minT[j]!);
+    this.block.loadChunk(cap, j);
+    (this.dec ??= decoderPool.pop() ?? new BlockChunkDecoder()).reset(cap.data, cap.base, cap.minT[j]!);
   }
 
   fill(bt: Float64Array, bv: Float64Array, bv32: Uint32Array, max: number): number {
@@ -463,6 +456,28 @@ export class BlockSeries implements Series {
 
   iterator(): ChunkedIterator {
     return new ChunkedIterator(new BlockCursor(this.block, this.cap, this.from, this.to), this.mint, this.maxt, this.deleted);
+  }
+
+  readRange(mint: number, maxt: number, buf: SampleBuffer): Error | null {
+    const lo = mint > this.mint ? mint : this.mint;
+    const hi = maxt < this.maxt ? maxt : this.maxt;
+    const cap = this.cap;
+    const start = buf.n;
+    const dec = (bulkDecoder ??= new BlockChunkDecoder());
+    for (let j = this.from; j < this.to; j++) {
+      if (cap.maxT[j]! < lo) continue;
+      if (cap.minT[j]! > hi) break;
+      try {
+        this.block.loadChunk(cap, j);
+      } catch (e) {
+        if (this.deleted) buf.n = start + dropDeleted(buf, start, this.deleted);
+        return e instanceof Error ? e : new Error(String(e));
+      }
+      dec.reset(cap.data, cap.base, cap.minT[j]!);
+      dec.readInto(buf, lo, hi);
+    }
+    if (this.deleted) buf.n = start + dropDeleted(buf, start, this.deleted);
+    return null;
   }
 
   minTime(): number {
@@ -745,11 +760,7 @@ export class Block {
    * With `upTo`, a read that ends at the end of the file returns what is there (read-ahead).
    */
   readWords(file: number, off: number, count: number, upTo = false): Uint32Array {
-    let fd = this.chunkFds.get(file);
-    if (fd === undefined) {
-      fd = fs.openSync(path.join(this.dir, 'chunks', String(file).padStart(6, '0')), 'r');
-      this.chunkFds.set(file, fd);
-    }
+    const fd = this.chunkFd(file);
     const out = new Uint32Array(count + 2);
     const bytes = new Uint8Array(out.buffer, 0, count * 4);
     let got = 0;
@@ -763,6 +774,32 @@ export class Block {
       got += n;
     }
     return out;
+  }
+
+  /**
+   * Makes captured chunk j available as cap.data[cap.base...] (plus two spare words) after
+   * checking its CRC. Throws TsdbError('corrupt_chunk') and reports the corruption.
+   */
+  loadChunk(cap: BlockCapture, j: number): void {
+    const words = cap.words[j]!;
+    cap.load(cap.file[j]!, cap.off[j]!, words + 1);
+    const data = cap.data;
+    const base = cap.base;
+    const stored = data[base + words]!;
+    const actual = crc32(new Uint8Array(data.buffer, data.byteOffset + base * 4, words * 4));
+    if (stored !== actual) {
+      this.reportCorruption(`chunk checksum mismatch in file ${cap.file[j]} at word ${cap.off[j]}`);
+      throw new TsdbError('corrupt_chunk', `block ${this.ulid}: chunk checksum mismatch (file ${String(cap.file[j]).padStart(6, '0')}, offset ${cap.off[j]! * 4})`);
+    }
+  }
+
+  private chunkFd(file: number): number {
+    let fd = this.chunkFds.get(file);
+    if (fd === undefined) {
+      fd = fs.openSync(path.join(this.dir, 'chunks', String(file).padStart(6, '0')), 'r');
+      this.chunkFds.set(file, fd);
+    }
+    return fd;
   }
 
   /** One reader over the index, repositioned per use (reads are synchronous). */

@@ -205,6 +205,94 @@ describe('block chunk', () => {
   });
 });
 
+/** Regular and jittered scrapes of counters, decimal gauges and constants (the decimal forms). */
+const decimalSamplesArb: fc.Arbitrary<Samples> = fc
+  .record({
+    n: fc.integer({ min: 1, max: 480 }),
+    start: fc.integer({ min: -MAX_T, max: MAX_T - 1e10 }),
+    step: fc.integer({ min: 1, max: 60_000 }),
+    jitter: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 50 })),
+    kind: fc.constantFrom('counter', 'gauge', 'accel', 'const', 'int'),
+    scale: fc.integer({ min: 0, max: 5 }),
+  })
+  .map(({ n, start, step, jitter, kind, scale }) => {
+    const ts = new Float64Array(n);
+    const vs = new Float64Array(n);
+    let t = start;
+    for (let i = 0; i < n; i++) {
+      ts[i] = t;
+      t += step + (jitter ? (i * 7919) % jitter : 0);
+      const p = 10 ** scale;
+      vs[i] =
+        kind === 'counter' ? (1000 + i * 37) / p
+        : kind === 'gauge' ? Math.round(Math.sin(i / 7) * 1e5) / p
+        : kind === 'accel' ? (i * i * 3 + 11) / p
+        : kind === 'const' ? 42.5
+        : ((i * 7919) % 1001) - 500;
+    }
+    return { ts, vs };
+  });
+
+function filterRange(s: Samples, mint: number, maxt: number): Samples {
+  let lo = 0;
+  while (lo < s.ts.length && s.ts[lo]! < mint) lo++;
+  let hi = lo;
+  while (hi < s.ts.length && s.ts[hi]! <= maxt) hi++;
+  return { ts: s.ts.slice(lo, hi), vs: s.vs.slice(lo, hi) };
+}
+
+/** A time range around the samples: from somewhere before/inside to somewhere inside/after. */
+function rangeOf(s: Samples, a: number, b: number): [number, number] {
+  const n = s.ts.length;
+  const pick = (x: number): number => {
+    const i = x % (n + 2);
+    const t = i === 0 ? s.ts[0]! - 1 : i > n ? s.ts[n - 1]! + 1 : s.ts[i - 1]!;
+    return t + ((x >> 8) % 3) - 1;
+  };
+  const x = pick(a);
+  const y = pick(b);
+  return x <= y ? [x, y] : [y, x];
+}
+
+describe('bulk reads of a time range', () => {
+  it('block chunks: readInto gives the samples of the range, after what the buffer holds', () => {
+    fc.assert(
+      fc.property(fc.oneof(samplesArb, decimalSamplesArb), fc.nat(), fc.nat(), (s0, a, b) => {
+        const n = Math.min(s0.ts.length, 65535);
+        const s = { ts: s0.ts.subarray(0, n), vs: s0.vs.subarray(0, n) };
+        const bw = new BitWriter();
+        const words = encodeBlockChunk(bw, s.ts, s.vs, 0, n);
+        const w = new Uint32Array(words + 2);
+        w.set(bw.words.subarray(0, words));
+        const [mint, maxt] = rangeOf(s, a, b);
+        const d = new BlockChunkDecoder();
+        d.reset(w, 0, s.ts[0]!);
+        const buf = { ts: new Float64Array(1), vs: new Float64Array(1), n: 1 };
+        buf.vs[0] = 7;
+        d.readInto(buf, mint, maxt);
+        assert.equal(buf.vs[0], 7);
+        assertSameSamples({ ts: buf.ts.slice(1, buf.n), vs: buf.vs.slice(1, buf.n) }, filterRange(s, mint, maxt));
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('XOR chunks: readInto gives the samples of the range', () => {
+    fc.assert(
+      fc.property(fc.oneof(samplesArb, decimalSamplesArb), fc.nat(), fc.nat(), (s, a, b) => {
+        const { words } = encodeXorChunk(s.ts, s.vs);
+        const [mint, maxt] = rangeOf(s, a, b);
+        const d = new XorDecoder();
+        d.reset(words, 0, s.ts.length, s.ts[0]!);
+        const buf = { ts: new Float64Array(0), vs: new Float64Array(0), n: 0 };
+        d.readInto(buf, mint, maxt);
+        assertSameSamples({ ts: buf.ts.slice(0, buf.n), vs: buf.vs.slice(0, buf.n) }, filterRange(s, mint, maxt));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
 describe('head append path', () => {
   it('reads back what was appended across chunk cuts, slot growth and block boundaries', () => {
     fc.assert(

@@ -22,6 +22,7 @@
  *     x - base, mode 1 zig-zag(x) (base 0); 0 for exceptions.
  * The first timestamp is the chunk's minT, kept in the block index.
  */
+import { growSampleBuffer, type SampleBuffer } from '../storage/index.ts';
 import { BitWriter, bitLength, getBits, putBits, zigzag, unzigzag } from './bits.ts';
 
 export const T_SINGLE = 0;
@@ -408,6 +409,8 @@ class PackedReader {
   excVal: Float64Array = EMPTY_F64;
   excCount = 0;
   nextExc = 0;
+  /** Largest |exception value| (bounds the exactness of sumPacked). */
+  excMaxAbs = 0;
 
   /** Reads the stream header at bit `pos`; returns the bit position after the packed values. */
   open(w: Uint32Array, base: number, pos: number, count: number): number {
@@ -420,6 +423,7 @@ class PackedReader {
     const exc = readVar(w, base);
     this.excCount = exc;
     this.nextExc = 0;
+    this.excMaxAbs = 0;
     if (exc > 0) {
       if (this.excIdx.length < exc) {
         this.excIdx = new Int32Array(exc);
@@ -429,7 +433,9 @@ class PackedReader {
       for (let i = 0; i < exc; i++) {
         idx += readVar(w, base);
         this.excIdx[i] = idx;
-        this.excVal[i] = this.base + unzigzag(readVar(w, base));
+        const v = this.base + unzigzag(readVar(w, base));
+        this.excVal[i] = v;
+        if (Math.abs(v) > this.excMaxAbs) this.excMaxAbs = Math.abs(v);
       }
     }
     this.start = cursor;
@@ -480,6 +486,62 @@ class PackedReader {
 const EMPTY_I32 = new Int32Array(0);
 const EMPTY_F64 = new Float64Array(0);
 
+/** Below this magnitude, sums of integers held in doubles are exact whatever the order. */
+const EXACT_SUM = 2 ** 51;
+
+/**
+ * Sum of the packed values at indexes [i0, i0 + k) (exceptions patched; indexes are read in
+ * increasing order, as with unpack): O(1) plus the exceptions for width 0. Summed in another
+ * order than one by one, so used only where every partial sum stays exact (`sumIsExact`).
+ */
+function sumIsExact(pr: PackedReader, k: number): boolean {
+  return Math.abs(pr.base) * k < EXACT_SUM && pr.excMaxAbs * pr.excCount < EXACT_SUM;
+}
+
+function sumPacked(pr: PackedReader, w: Uint32Array, wbase: number, i0: number, k: number): number {
+  const b = pr.base;
+  const wd = pr.width;
+  let sum = 0;
+  if (wd === 0) {
+    sum = b * k;
+  } else {
+    let pos = pr.start + i0 * wd;
+    const sh = 32 - wd;
+    if (pr.mode === 0) {
+      let acc = 0;
+      for (let j = 0; j < k; j++) {
+        const i = wbase + (pos >>> 5);
+        const o = pos & 31;
+        let x = w[i]! << o;
+        if (o > sh) x |= w[i + 1]! >>> (32 - o);
+        acc += x >>> sh;
+        pos += wd;
+      }
+      sum = b * k + acc;
+    } else {
+      for (let j = 0; j < k; j++) {
+        const i = wbase + (pos >>> 5);
+        const o = pos & 31;
+        let x = w[i]! << o;
+        if (o > sh) x |= w[i + 1]! >>> (32 - o);
+        const z = x >>> sh;
+        sum += (z >>> 1) ^ -(z & 1);
+        pos += wd;
+      }
+    }
+  }
+  // Exceptions are stored as 0 in the packed bits (base in mode 0): replace that contribution.
+  const end = i0 + k;
+  const zero = pr.mode === 0 ? b : 0;
+  while (pr.nextExc < pr.excCount) {
+    const idx = pr.excIdx[pr.nextExc]!;
+    if (idx >= end) break;
+    if (idx >= i0) sum += pr.excVal[pr.nextExc]! - zero;
+    pr.nextExc++;
+  }
+  return sum;
+}
+
 /** Bit cursor of readVar (decoding is single-threaded and never re-entrant). */
 let cursor = 0;
 
@@ -499,6 +561,19 @@ function readVar(w: Uint32Array, base: number): number {
 
 /** Unpacked residuals of the batch being decoded (decoding is synchronous: one shared buffer). */
 let tmpResiduals = new Float64Array(128);
+/** Values decoded only to be skipped. */
+let skipV32 = new Uint32Array(256);
+
+let lastVs: Float64Array | undefined;
+let lastVs32: Uint32Array = new Uint32Array(0);
+/** The 32-bit word view of a value array (cached for the last array seen: bulk reads reuse one). */
+export function words32(vs: Float64Array): Uint32Array {
+  if (vs !== lastVs) {
+    lastVs = vs;
+    lastVs32 = new Uint32Array(vs.buffer, vs.byteOffset, vs.length * 2);
+  }
+  return lastVs32;
+}
 
 /**
  * Resumable decoder of one block chunk. The words must extend at least two zero words past the
@@ -564,44 +639,175 @@ export class BlockChunkDecoder {
     return this.n - this.i;
   }
 
-  /** Writes up to `max` samples; values as raw words into outV32 or as numbers into outV (same buffer). */
-  fill(outT: Float64Array, outV: Float64Array, outV32: Uint32Array, max: number): number {
+  /**
+   * Writes up to `max` samples at index `off` of the outputs; values as raw words into outV32 or
+   * as numbers into outV (views of the same buffer).
+   */
+  fill(outT: Float64Array, outV: Float64Array, outV32: Uint32Array, max: number, off = 0): number {
     const start = this.i;
     const k = Math.min(max, this.n - start);
     if (k <= 0) return 0;
     if (tmpResiduals.length < k) tmpResiduals = new Float64Array(k);
-    this.fillT(outT, start, k);
-    if (this.vKind === V_DECIMAL) this.fillDecimal(outV, start, k);
-    else if (this.vKind === V_CONST) {
-      const lo = this.vlo;
-      const hi = this.vhi;
-      for (let j = 0; j < k; j++) {
-        outV32[2 * j] = lo;
-        outV32[2 * j + 1] = hi;
-      }
-    } else this.fillXor(outV32, start, k);
+    this.fillT(outT, start, k, off);
+    this.fillV(outV, outV32, start, k, off);
     this.i = start + k;
     return k;
   }
 
-  private fillT(outT: Float64Array, start: number, k: number): void {
+  private fillV(outV: Float64Array, outV32: Uint32Array, start: number, k: number, off: number): void {
+    if (this.vKind === V_DECIMAL) this.fillDecimal(outV, start, k, off);
+    else if (this.vKind === V_CONST) {
+      const lo = this.vlo;
+      const hi = this.vhi;
+      const e = 2 * (off + k);
+      for (let j = 2 * off; j < e; j += 2) {
+        outV32[j] = lo;
+        outV32[j + 1] = hi;
+      }
+    } else this.fillXor(outV32, start, k, off);
+  }
+
+  /**
+   * Bulk read of a freshly reset decoder: appends the chunk's samples with mint ≤ t ≤ maxt to
+   * buf. Timestamps are decoded first; the values of samples before mint are skipped without
+   * being produced (decimal residuals are only summed). The decoder must be reset before it is
+   * used again.
+   */
+  readInto(buf: SampleBuffer, mint: number, maxt: number): void {
+    const n = this.n;
+    if (n === 0 || this.i !== 0) return;
+    const off = buf.n;
+    let lo: number;
+    let hi: number;
+    if (this.tKind === T_PACKED) {
+      growSampleBuffer(buf, off + n);
+      if (tmpResiduals.length < n) tmpResiduals = new Float64Array(n);
+      const ts = buf.ts;
+      this.fillT(ts, 0, n, off);
+      lo = 0;
+      if (ts[off]! < mint) {
+        let a = 0;
+        let b = n;
+        while (a < b) {
+          const mid = (a + b) >>> 1;
+          if (ts[off + mid]! < mint) a = mid + 1;
+          else b = mid;
+        }
+        lo = a;
+      }
+      hi = n;
+      if (ts[off + n - 1]! > maxt) {
+        let a = lo;
+        let b = n;
+        while (a < b) {
+          const mid = (a + b) >>> 1;
+          if (ts[off + mid]! <= maxt) a = mid + 1;
+          else b = mid;
+        }
+        hi = a;
+      }
+      if (hi <= lo) return;
+      if (lo > 0) ts.copyWithin(off, off + lo, off + hi);
+    } else {
+      // Single sample or a constant interval: sample i is at t0 + i·delta.
+      const t0 = this.t;
+      const d = this.tKind === T_CONST ? this.delta : 0;
+      if (d > 0) {
+        lo = mint <= t0 ? 0 : Math.min(n, Math.ceil((mint - t0) / d));
+        while (lo > 0 && t0 + (lo - 1) * d >= mint) lo--;
+        while (lo < n && t0 + lo * d < mint) lo++;
+        hi = maxt < t0 ? 0 : Math.min(n, Math.floor((maxt - t0) / d) + 1);
+        while (hi < n && t0 + hi * d <= maxt) hi++;
+        while (hi > 0 && t0 + (hi - 1) * d > maxt) hi--;
+      } else {
+        lo = mint <= t0 ? 0 : n;
+        hi = maxt >= t0 ? Math.min(n, 1) : 0;
+      }
+      if (hi <= lo) return;
+      growSampleBuffer(buf, off + hi - lo);
+      const ts = buf.ts;
+      for (let i = lo; i < hi; i++) ts[off + i - lo] = t0 + i * d;
+    }
+    const k = hi - lo;
+    if (tmpResiduals.length < n) tmpResiduals = new Float64Array(n);
+    if (lo > 0) this.skipValues(lo);
+    const vs = buf.vs;
+    this.fillV(vs, words32(vs), lo, k, off);
+    this.i = hi;
+    buf.n = off + k;
+  }
+
+  /** Advances the value state of a fresh decoder past samples [0, k) without producing them. */
+  private skipValues(k: number): void {
+    if (this.vKind === V_CONST) return;
+    if (this.vKind === V_XOR) {
+      if (skipV32.length < 2 * k) skipV32 = new Uint32Array(2 * k);
+      this.fillXor(skipV32, 0, k, 0);
+      return;
+    }
+    const tmp = tmpResiduals;
+    if (this.order === 1) {
+      // Sample i ≥ 1 adds residual i - 1.
+      if (k > 1) {
+        const pr = this.vPacked;
+        if (sumIsExact(pr, k - 1)) this.m += sumPacked(pr, this.w, this.base, 0, k - 1);
+        else {
+          pr.unpack(this.w, this.base, 0, k - 1, tmp, 0);
+          let m = this.m;
+          for (let j = 0; j < k - 1; j++) m += tmp[j]!;
+          this.m = m;
+        }
+      }
+    } else if (this.order === 2) {
+      // Sample 1 adds the first delta; sample i ≥ 2 adds residual i - 2 to it first.
+      if (k > 1) {
+        let m = this.m + this.d;
+        let d = this.d;
+        const pr = this.vPacked;
+        const c = k - 2;
+        if (
+          c > 0 &&
+          pr.width === 0 &&
+          (pr.nextExc >= pr.excCount || pr.excIdx[pr.nextExc]! >= c) &&
+          Math.abs(d) * c < EXACT_SUM &&
+          Math.abs(pr.base) * c * (c + 1) < EXACT_SUM
+        ) {
+          // Constant residual r: d grows by r per sample, m by the running d.
+          const r = pr.base;
+          m += c * d + (r * c * (c + 1)) / 2;
+          d += r * c;
+        } else if (c > 0) {
+          pr.unpack(this.w, this.base, 0, c, tmp, 0);
+          for (let j = 0; j < c; j++) {
+            d += tmp[j]!;
+            m += d;
+          }
+        }
+        this.m = m;
+        this.d = d;
+      }
+    }
+    // Order 0: values are independent; the packed reader is random access.
+  }
+
+  private fillT(outT: Float64Array, start: number, k: number, off: number): void {
     let t = this.t;
     let delta = this.delta;
     let j = 0;
     if (start === 0) {
-      outT[0] = t;
+      outT[off] = t;
       j = 1;
     }
     if (this.tKind === T_CONST) {
       for (; j < k; j++) {
         t += delta;
-        outT[j] = t;
+        outT[off + j] = t;
       }
     } else if (this.tKind === T_PACKED) {
       if (start <= 1 && j < k) {
         // Sample 1 uses the first delta itself.
         t += delta;
-        outT[j] = t;
+        outT[off + j] = t;
         j++;
       }
       if (j < k) {
@@ -610,7 +816,7 @@ export class BlockChunkDecoder {
         for (; j < k; j++) {
           delta += tmp[j]!;
           t += delta;
-          outT[j] = t;
+          outT[off + j] = t;
         }
       }
     }
@@ -618,7 +824,7 @@ export class BlockChunkDecoder {
     this.delta = delta;
   }
 
-  private fillDecimal(outV: Float64Array, start: number, k: number): void {
+  private fillDecimal(outV: Float64Array, start: number, k: number, off: number): void {
     const p = this.p;
     const pr = this.vPacked;
     const w = this.w;
@@ -627,7 +833,7 @@ export class BlockChunkDecoder {
     let d = this.d;
     let j = 0;
     if (start === 0) {
-      outV[0] = m / p;
+      outV[off] = m / p;
       j = 1;
     }
     if (j < k) {
@@ -636,7 +842,7 @@ export class BlockChunkDecoder {
         pr.unpack(w, base, start + j - 1, k - j, tmp, j);
         for (; j < k; j++) {
           m = tmp[j]!;
-          outV[j] = m / p;
+          outV[off + j] = m / p;
         }
       } else if (this.order === 1) {
         pr.unpack(w, base, start + j - 1, k - j, tmp, j);
@@ -644,18 +850,18 @@ export class BlockChunkDecoder {
           // Integers (counters): no division.
           for (; j < k; j++) {
             m += tmp[j]!;
-            outV[j] = m;
+            outV[off + j] = m;
           }
         } else {
           for (; j < k; j++) {
             m += tmp[j]!;
-            outV[j] = m / p;
+            outV[off + j] = m / p;
           }
         }
       } else {
         if (start <= 1) {
           m += d;
-          outV[j] = m / p;
+          outV[off + j] = m / p;
           j++;
         }
         if (j < k) {
@@ -663,7 +869,7 @@ export class BlockChunkDecoder {
           for (; j < k; j++) {
             d += tmp[j]!;
             m += d;
-            outV[j] = m / p;
+            outV[off + j] = m / p;
           }
         }
       }
@@ -672,7 +878,7 @@ export class BlockChunkDecoder {
     this.d = d;
   }
 
-  private fillXor(outV32: Uint32Array, start: number, k: number): void {
+  private fillXor(outV32: Uint32Array, start: number, k: number, off: number): void {
     const w = this.w;
     const base = this.base;
     let p = this.xp;
@@ -682,8 +888,8 @@ export class BlockChunkDecoder {
     let trail = this.trail;
     let j = 0;
     if (start === 0) {
-      outV32[0] = vlo;
-      outV32[1] = vhi;
+      outV32[2 * off] = vlo;
+      outV32[2 * off + 1] = vhi;
       j = 1;
     }
     for (; j < k; j++) {
@@ -743,8 +949,8 @@ export class BlockChunkDecoder {
           vhi ^= rlo << (s - 32);
         }
       } else p += 1;
-      outV32[2 * j] = vlo;
-      outV32[2 * j + 1] = vhi;
+      outV32[2 * (off + j)] = vlo;
+      outV32[2 * (off + j) + 1] = vhi;
     }
     this.xp = p;
     this.vlo = vlo;

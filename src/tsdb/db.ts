@@ -22,6 +22,7 @@ import {
   type Appender,
   type LabelHints,
   type Querier,
+  type SampleBuffer,
   type SampleIterator,
   type SelectHints,
   type Series,
@@ -279,12 +280,20 @@ class TsdbAppender implements Appender {
 interface TimedSeries extends Series {
   minTime(): number;
   maxTime(): number;
+  readRange(mint: number, maxt: number, buf: SampleBuffer): Error | null;
 }
 
 class ConcatSeries implements Series {
   constructor(readonly labels: Labels, private readonly parts: TimedSeries[]) {}
   iterator(): SampleIterator {
     return new ConcatIterator(this.parts.map((p) => p.iterator()));
+  }
+  readRange(mint: number, maxt: number, buf: SampleBuffer): Error | null {
+    for (const p of this.parts) {
+      const e = p.readRange(mint, maxt, buf);
+      if (e) return e;
+    }
+    return null;
   }
 }
 

@@ -12,7 +12,7 @@
  * reused only after it closes (epochs).
  */
 import { Labels, compareLabels, type Matcher } from '../model/index.ts';
-import type { Series } from '../storage/index.ts';
+import type { SampleBuffer, Series } from '../storage/index.ts';
 import { Arena, ChunkMetas, PAGE_WORDS, SLOT_WORDS, Slab } from './chunkstore.ts';
 import { TsdbError } from './errors.ts';
 import { ChunkedIterator, type ChunkCursor } from './iterators.ts';
@@ -146,6 +146,10 @@ class HeadCursor implements ChunkCursor {
   }
 }
 
+/** Decoders of bulk reads (synchronous: one of each is enough). */
+const bulkXor = new XorDecoder();
+const bulkBlock = new BlockChunkDecoder();
+
 /** A series selected from the head: its labels and the chunks captured for it. */
 export class HeadSeries implements Series {
   constructor(
@@ -159,6 +163,24 @@ export class HeadSeries implements Series {
 
   iterator(): ChunkedIterator {
     return new ChunkedIterator(new HeadCursor(this.cap, this.from, this.to), this.mint, this.maxt);
+  }
+
+  readRange(mint: number, maxt: number, buf: SampleBuffer): Error | null {
+    const lo = mint > this.mint ? mint : this.mint;
+    const hi = maxt < this.maxt ? maxt : this.maxt;
+    const cap = this.cap;
+    for (let j = this.from; j < this.to; j++) {
+      if (cap.maxTs[j]! < lo) continue;
+      if (cap.minTs[j]! > hi) break;
+      if (cap.kinds[j] === CHUNK_OPEN) {
+        bulkXor.reset(cap.pages[j]!, cap.offs[j]!, cap.ns[j]!, cap.minTs[j]!);
+        bulkXor.readInto(buf, lo, hi);
+      } else {
+        bulkBlock.reset(cap.pages[j]!, cap.offs[j]!, cap.minTs[j]!);
+        bulkBlock.readInto(buf, lo, hi);
+      }
+    }
+    return null;
   }
 
   /** Time range covered by the captured chunks. */

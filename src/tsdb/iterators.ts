@@ -3,7 +3,7 @@
  * buffers owned by the iterator, so `next()` is an index increment and no object is created per
  * sample. Samples outside [mint, maxt] and inside deleted intervals are skipped.
  */
-import { ValueType, type SampleIterator } from '../storage/index.ts';
+import { ValueType, type SampleBuffer, type SampleIterator } from '../storage/index.ts';
 
 /** Decoded samples per batch. */
 export const BATCH = 128;
@@ -204,6 +204,33 @@ export class ChunkedIterator implements SampleIterator {
   err(): Error | null {
     return this.error;
   }
+}
+
+/**
+ * Removes the samples of buf[start, buf.n) inside deleted intervals ([start, end] pairs,
+ * inclusive), keeping order; returns how many remain after `start`.
+ */
+export function dropDeleted(buf: SampleBuffer, start: number, deleted: Float64Array): number {
+  const bt = buf.ts;
+  const bv = buf.vs;
+  let k = start;
+  for (let i = start; i < buf.n; i++) {
+    const t = bt[i]!;
+    let del = false;
+    for (let j = 0; j < deleted.length; j += 2) {
+      if (t >= deleted[j]! && t <= deleted[j + 1]!) {
+        del = true;
+        break;
+      }
+    }
+    if (del) continue;
+    if (k !== i) {
+      bt[k] = t;
+      bv.copyWithin(k, i, i + 1);
+    }
+    k++;
+  }
+  return k - start;
 }
 
 function lowerBound(a: Float64Array, lo: number, hi: number, t: number): number {

@@ -25,9 +25,10 @@ import { Labels } from '../model/index.ts';
 import { ValueType } from '../storage/index.ts';
 import { openTsdb, type Tsdb } from './index.ts';
 import { dirBytes } from './fsops.ts';
+import { sharedPath } from '../../test/helpers/shared-dir.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const SHARED = path.resolve(here, '../../../shared/bench');
+const SHARED = sharedPath('bench');
 
 // ------------------------------------------------------------------ helpers
 

@@ -21,7 +21,9 @@
  * Encoder state lives in `SeriesState`, 64 bytes per series in one buffer (no per-series
  * object); the batch encoder uses a one-slot state.
  */
+import { growSampleBuffer, type SampleBuffer } from '../storage/index.ts';
 import { getBits } from './bits.ts';
+import { words32 } from './codec.ts';
 
 /** Zero words readers may look at past the last bit of a chunk. */
 export const SPARE_WORDS = 2;
@@ -266,7 +268,8 @@ export class XorDecoder {
     return this.left;
   }
 
-  fill(outT: Float64Array, outV: Uint32Array, max: number): number {
+  /** Decodes up to `max` further samples into outT / outV (value words, low first) from index `off` on. */
+  fill(outT: Float64Array, outV: Uint32Array, max: number, off = 0): number {
     const w = this.w;
     const base = this.base;
     let p = this.p;
@@ -282,9 +285,9 @@ export class XorDecoder {
       vhi = w[base]!;
       vlo = w[base + 1]!;
       p = 64;
-      outT[0] = t;
-      outV[0] = vlo;
-      outV[1] = vhi;
+      outT[off] = t;
+      outV[2 * off] = vlo;
+      outV[2 * off + 1] = vhi;
       k = 1;
       this.first = false;
     }
@@ -313,7 +316,7 @@ export class XorDecoder {
         p += 52;
       }
       t += delta;
-      outT[k] = t;
+      outT[off + k] = t;
       // Value.
       const j = base + (p >>> 5);
       const oo = p & 31;
@@ -374,8 +377,8 @@ export class XorDecoder {
           vhi ^= rlo << (s - 32);
         }
       }
-      outV[2 * k] = vlo;
-      outV[2 * k + 1] = vhi;
+      outV[2 * (off + k)] = vlo;
+      outV[2 * (off + k) + 1] = vhi;
     }
     this.p = p;
     this.t = t;
@@ -386,6 +389,29 @@ export class XorDecoder {
     this.trail = trail;
     this.left -= n;
     return n;
+  }
+
+  /**
+   * Bulk read of a freshly reset decoder: appends the chunk's samples with mint ≤ t ≤ maxt to
+   * buf (the whole chunk is decoded: XOR streams are sequential).
+   */
+  readInto(buf: SampleBuffer, mint: number, maxt: number): void {
+    const n = this.left;
+    if (n === 0 || !this.first) return;
+    const off = buf.n;
+    growSampleBuffer(buf, off + n);
+    const ts = buf.ts;
+    const vs = buf.vs;
+    this.fill(ts, words32(vs), n, off);
+    let lo = 0;
+    while (lo < n && ts[off + lo]! < mint) lo++;
+    let hi = n;
+    while (hi > lo && ts[off + hi - 1]! > maxt) hi--;
+    if (lo > 0 && hi > lo) {
+      ts.copyWithin(off, off + lo, off + hi);
+      vs.copyWithin(off, off + lo, off + hi);
+    }
+    buf.n = off + (hi > lo ? hi - lo : 0);
   }
 }
 

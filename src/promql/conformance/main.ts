@@ -11,10 +11,14 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConformanceRunner, type ConformanceStore, type FileResult } from './runner.ts';
 import { memoryStore, tsdbStore } from './stores.ts';
+import { sharedPath } from '../../../test/helpers/shared-dir.ts';
 
 export function corpusDir(): string {
   const root = resolve(fileURLToPath(new URL('../../../', import.meta.url)));
-  return resolve(root, process.env.VIGIL_CONFORMANCE_DIR ?? '../shared/conformance/promql');
+  if (process.env.VIGIL_CONFORMANCE_DIR) return resolve(root, process.env.VIGIL_CONFORMANCE_DIR);
+  const beside = resolve(root, '../shared/conformance/promql');
+  // The shared folder beside the checkout, or wherever the workplace keeps it.
+  return existsSync(beside) ? beside : sharedPath('conformance/promql');
 }
 
 export interface Totals {

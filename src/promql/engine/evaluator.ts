@@ -9,8 +9,8 @@
  * evaluated on the first step only and broadcast.
  */
 import { Labels, LabelsBuilder, METRIC_NAME, compareLabels, compileAnchoredRe2, formatFloatF, formatFloatG, isStaleNaN, isValidLabelName, type Matcher } from '../../model/index.ts';
-import type { Querier, SampleIterator, SeriesSet } from '../../storage/index.ts';
-import { ValueType } from '../../storage/index.ts';
+import type { Querier, SampleBuffer as StorageSampleBuffer, Series, SeriesSet } from '../../storage/index.ts';
+import { ValueType, readSeriesRange } from '../../storage/index.ts';
 import { Annotations } from '../annotations.ts';
 import {
   isComparisonOp, unwrapParens,
@@ -62,8 +62,8 @@ function emptyValue(e: Expr, n: number): NodeValue {
   }
 }
 
-/** Growable pair of sample buffers reused across series. */
-class SampleBuffer {
+/** Growable pair of sample buffers reused across series (a storage `SampleBuffer`). */
+class SampleBuffer implements StorageSampleBuffer {
   ts = new Float64Array(256);
   vs = new Float64Array(256);
   n = 0;
@@ -433,6 +433,37 @@ export class Evaluator {
     const out = new StepMatrix(n, set.series.length);
     const step = at === null ? g.step : 0;
     let k = 0;
+    if (n === 1 || step <= lb) {
+      // Steps cover the selected range: read it in bulk, then walk the steps over the arrays.
+      const buf = new SampleBuffer();
+      for (const series of set.series) {
+        if ((++k & 0x3ff) === 0) await this.maybeYield();
+        buf.n = 0;
+        const err = readSeriesRange(series, firstRef - lb + 1, lastRef, buf);
+        if (err) throw new QueryStorageError(err.message, err);
+        const cnt = buf.n;
+        const ts = buf.ts;
+        const vs = buf.vs;
+        this.samplesRead += cnt;
+        let s = -1;
+        let pts = 0;
+        // j: the last sample at or before the step's time.
+        let j = -1;
+        for (let i = 0; i < n; i++) {
+          const ref = firstRef + i * step;
+          while (j + 1 < cnt && ts[j + 1]! <= ref) j++;
+          if (j < 0 || ts[j]! <= ref - lb) continue;
+          const v = vs[j]!;
+          if (isStaleNaN(v)) continue;
+          if (s < 0) s = out.add(series.labels, false);
+          out.set(s, i, v);
+          pts++;
+        }
+        if (pts > 0) this.hold(pts);
+        this.tick();
+      }
+      return out;
+    }
     for (const series of set.series) {
       if ((++k & 0x3ff) === 0) await this.maybeYield();
       const it = series.iterator();
@@ -491,7 +522,7 @@ export class Evaluator {
     const buf = new SampleBuffer();
     for (const series of set.series) {
       buf.n = 0;
-      this.readSamples(series.iterator(), start, end, buf);
+      this.readSamples(series, start, end, buf);
       if (buf.n === 0) continue;
       out.push({ labels: series.labels, dropName: false, ts: buf.ts.slice(0, buf.n), vs: buf.vs.slice(0, buf.n), n: buf.n });
       this.hold(buf.n);
@@ -499,19 +530,28 @@ export class Evaluator {
     return out;
   }
 
-  /** Reads samples with start < t <= end (stale markers skipped) into `buf`. */
-  private readSamples(it: SampleIterator, start: number, end: number, buf: SampleBuffer): void {
-    let typ = it.seek(start + 1);
-    while (typ !== ValueType.None) {
-      const t = it.atT();
-      if (t > end) break;
-      const v = it.at();
-      if (!isStaleNaN(v)) buf.push(t, v);
-      this.samplesRead++;
-      typ = it.next();
-    }
-    const err = it.err();
+  /** Appends the samples of `series` with start < t <= end (stale markers skipped) to `buf`. */
+  private readSamples(series: Series, start: number, end: number, buf: SampleBuffer): void {
+    const from = buf.n;
+    const err = readSeriesRange(series, start + 1, end, buf);
     if (err) throw new QueryStorageError(err.message, err);
+    const cnt = buf.n;
+    this.samplesRead += cnt - from;
+    // Drop stale markers in place (raw bits: 0x7ff00000_00000002).
+    const vs = buf.vs;
+    const w = new Uint32Array(vs.buffer, vs.byteOffset, cnt * 2);
+    let k = from;
+    while (k < cnt && !(w[2 * k + 1] === 0x7ff00000 && w[2 * k] === 2)) k++;
+    if (k === cnt) return;
+    const ts = buf.ts;
+    for (let i = k + 1; i < cnt; i++) {
+      if (w[2 * i + 1] === 0x7ff00000 && w[2 * i] === 2) continue;
+      ts[k] = ts[i]!;
+      w[2 * k] = w[2 * i]!;
+      w[2 * k + 1] = w[2 * i + 1]!;
+      k++;
+    }
+    buf.n = k;
   }
 
   /**
@@ -716,7 +756,7 @@ export class Evaluator {
       for (const series of set.series) {
         if ((++k & 0xff) === 0) await this.maybeYield();
         buf.n = 0;
-        this.readSamples(series.iterator(), Math.min(firstEnd, lastEnd) - rangeMs, Math.max(firstEnd, lastEnd), buf);
+        this.readSamples(series, Math.min(firstEnd, lastEnd) - rangeMs, Math.max(firstEnd, lastEnd), buf);
         if (buf.n === 0) continue;
         this.hold(buf.n);
         process.call(this, series.labels, false, buf.ts, buf.vs, buf.n);
@@ -764,10 +804,12 @@ export class Evaluator {
     const n = g.n;
     const out = new StepMatrix(n, set.series.length);
     const step = at === null ? g.step : 0;
+    const buf = new SampleBuffer();
     for (const series of set.series) {
-      const it = series.iterator();
-      const buf = new SampleBuffer();
-      this.readAllSamplesWithStale(it, firstRef - lb, lastRef, buf);
+      buf.n = 0;
+      const err = readSeriesRange(series, firstRef - lb + 1, lastRef, buf);
+      if (err) throw new QueryStorageError(err.message, err);
+      this.samplesRead += buf.n;
       let s = -1;
       let j = -1;
       for (let i = 0; i < n; i++) {
@@ -781,17 +823,6 @@ export class Evaluator {
     }
     this.hold(out.totalPoints());
     return { kind: 'vector', m: out };
-  }
-
-  private readAllSamplesWithStale(it: SampleIterator, start: number, end: number, buf: SampleBuffer): void {
-    let typ = it.seek(start + 1);
-    while (typ !== ValueType.None) {
-      const t = it.atT();
-      if (t > end) break;
-      buf.push(t, it.at());
-      this.samplesRead++;
-      typ = it.next();
-    }
   }
 
   private async labelReplace(args: Expr[], g: Grid): Promise<NodeValue> {
