@@ -14,8 +14,9 @@ import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Entry, ExpositionParser, parseExposition, validateExpositionUtf8, type ExpositionFormat } from './index.ts';
+import { sharedPath } from '../../test/helpers/shared-dir.ts';
 
-const CORPUS = join(import.meta.dirname, '../../../shared/conformance/exposition');
+const CORPUS = sharedPath('conformance/exposition');
 const PROMTOOL = '/usr/bin/promtool';
 
 function generatePage(series: number): string {

@@ -1,11 +1,14 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { floatBits, NORMAL_NAN } from '../model/index.ts';
 import { Entry, ExpositionParser, ExpositionParseError, parseExposition, type ExpositionFormat } from './index.ts';
 
-const CORPUS = join(import.meta.dirname, '../../../shared/conformance/exposition');
+import { sharedPath } from '../../test/helpers/shared-dir.ts';
+
+const CORPUS = sharedPath('conformance/exposition');
+const CORPUS_SKIP = existsSync(CORPUS) ? false : `the shared exposition corpus is not at ${CORPUS} (set VIGIL_SHARED_DIR)`;
 
 function parse(text: string, format: ExpositionFormat = 'prometheus') {
   return parseExposition(text, format);
@@ -27,7 +30,7 @@ function rejects(text: string, format: ExpositionFormat, pattern?: RegExp): Expo
   assert.fail(`expected ${JSON.stringify(text)} to be rejected as ${format}`);
 }
 
-describe('corpus files', () => {
+describe('corpus files', { skip: CORPUS_SKIP }, () => {
   const files: Array<[string, ExpositionFormat, number, number]> = [
     ['alltypes.237mfs.prom.txt', 'prometheus', 1857, 237],
     ['alltypes.237mfs.nometa.prom.txt', 'prometheus', 1857, 0],

@@ -38,9 +38,10 @@ import { Engine } from '../promql/index.ts';
 import { ScrapeManager, resolveJob, scrapeConfigsSection } from '../scrape/index.ts';
 import { GLOBAL_DEFAULTS } from '../config/index.ts';
 import { AlertDispatcher, RuleManager, alertmanagerConfigSchema, engineQueryFunc } from './index.ts';
+import { sharedPath } from '../../test/helpers/shared-dir.ts';
 
 const here = new URL('.', import.meta.url).pathname;
-const PEERS = resolve(here, '../../../shared/bench/peers');
+const PEERS = sharedPath('bench/peers');
 const FILL_S = Number(process.env.FILL_S ?? 330);
 const BASE_WIN_S = Number(process.env.BASE_WIN_S ?? 60);
 const WARM_S = Number(process.env.WARM_S ?? 30);

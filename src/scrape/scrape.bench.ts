@@ -22,6 +22,7 @@ import type { Labels } from '../model/index.ts';
 import type { Appendable, Appender, SeriesRef } from '../storage/index.ts';
 import { ScrapeManager } from './index.ts';
 import { jobsFromYaml } from './testing.ts';
+import { sharedPath } from '../../test/helpers/shared-dir.ts';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf('--' + name);
@@ -32,7 +33,7 @@ const M = Number(arg('series', '1000'));
 const WARMUP = Number(arg('warmup', '20'));
 const WINDOW = Number(arg('window', '40'));
 const PEER = !process.argv.includes('--no-peer') && existsSync('/usr/bin/prometheus');
-const SIMULATOR = join(import.meta.dirname, '../../../shared/bench/targets.mjs');
+const SIMULATOR = sharedPath('bench/targets.mjs');
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
