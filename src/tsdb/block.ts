@@ -370,8 +370,15 @@ export class BlockCapture {
   maxT: number[] = [];
   /** Read-ahead windows of chunk files (most recent first): one read serves many series. */
   private windows: Array<{ file: number; start: number; data: Uint32Array }> = [];
+  /** The cache page load() used last (chunks of neighbouring series share pages). */
+  private page: CachedPage | undefined;
 
-  constructor(private readonly block: Block) {}
+  /**
+   * With `cached`, chunk data comes from the process-wide page cache (queries); without, from
+   * read-ahead windows owned by this capture (compaction reads everything once and would only
+   * evict what queries use).
+   */
+  constructor(private readonly block: Block, private readonly cached = false) {}
 
   /** Where load() put the words asked for: data[base...]. */
   data: Uint32Array = new Uint32Array(0);
@@ -379,16 +386,37 @@ export class BlockCapture {
 
   /**
    * Makes words [start, start + count) of a chunk file (plus two spare words) available as
-   * data[base...], reading at least WINDOW_WORDS at a time.
+   * data[base...]. Returns true when the chunk starting there was already checked (its CRC).
    */
-  load(file: number, start: number, count: number): void {
+  load(file: number, start: number, count: number): boolean {
+    if (this.cached && chunkCache.limit > 0) {
+      const index = Math.floor(start / PAGE_WORDS);
+      const rel = start - index * PAGE_WORDS;
+      if (rel + count + 2 <= PAGE_WORDS + OVERLAP_WORDS) {
+        let pg = this.page;
+        if (pg === undefined || pg.file !== file || pg.index !== index) {
+          pg = chunkCache.get(this.block, file, index);
+          this.page = pg;
+        }
+        if (rel + count <= pg.valid) {
+          this.data = pg.data;
+          this.base = rel;
+          return (pg.verified[rel >>> 3]! & (1 << (rel & 7))) !== 0;
+        }
+        // The file ends before the chunk: readWords reports it.
+      }
+      this.page = undefined;
+      this.data = this.block.readWords(file, start, count);
+      this.base = 0;
+      return false;
+    }
     const ws = this.windows;
     for (let i = 0; i < ws.length; i++) {
       const w = ws[i]!;
       if (w.file === file && start >= w.start && start + count + 2 <= w.start + w.data.length) {
         this.data = w.data;
         this.base = start - w.start;
-        return;
+        return false;
       }
     }
     const size = Math.max(WINDOW_WORDS, count);
@@ -397,12 +425,107 @@ export class BlockCapture {
     if (ws.length > MAX_WINDOWS) ws.pop();
     this.data = data;
     this.base = 0;
+    return false;
+  }
+
+  /** Records that the chunk load() just made available passed its CRC check. */
+  markVerified(): void {
+    const pg = this.page;
+    if (pg !== undefined && this.data === pg.data) pg.verified[this.base >>> 3] = pg.verified[this.base >>> 3]! | (1 << (this.base & 7));
   }
 }
 
 /** Words read ahead per chunk-file read (1 MiB). */
 const WINDOW_WORDS = 1 << 18;
 const MAX_WINDOWS = 8;
+
+/** Words per cached page of a chunk file (64 KiB). */
+const PAGE_WORDS = 1 << 14;
+/**
+ * Words a page holds past its end (8 KiB), so that every chunk starting in it is whole (block
+ * chunks are at most 480 samples: under 2,000 words); larger chunks are read directly.
+ */
+const OVERLAP_WORDS = 1 << 11;
+
+/** A cached part of a chunk file: words [index·PAGE_WORDS, + valid) in data. */
+interface CachedPage {
+  key: number;
+  block: number;
+  file: number;
+  index: number;
+  data: Uint32Array;
+  valid: number;
+  /** One bit per word offset in the page: a chunk starting there passed its CRC check. */
+  verified: Uint8Array;
+}
+
+/**
+ * Chunk file pages shared by the queries of all blocks of the process, least recently used
+ * evicted first once they exceed `limit` bytes. Pages are immutable (blocks are), so a reader
+ * holding an evicted page keeps valid data. Blocks drop their pages when they are closed.
+ */
+class ChunkPageCache {
+  limit = 64 * 1024 * 1024;
+  bytes = 0;
+  hits = 0;
+  misses = 0;
+  private readonly pages = new Map<number, CachedPage>();
+
+  get(block: Block, file: number, index: number): CachedPage {
+    const key = block.cacheId * 2 ** 33 + file * 2 ** 21 + index;
+    const pages = this.pages;
+    let pg = pages.get(key);
+    if (pg !== undefined) {
+      this.hits++;
+      // Most recently used last.
+      pages.delete(key);
+      pages.set(key, pg);
+      return pg;
+    }
+    this.misses++;
+    const data = new Uint32Array(PAGE_WORDS + OVERLAP_WORDS + 2);
+    const valid = block.readPage(file, index * PAGE_WORDS, data, PAGE_WORDS + OVERLAP_WORDS);
+    pg = { key, block: block.cacheId, file, index, data, valid, verified: new Uint8Array(PAGE_WORDS >>> 3) };
+    pages.set(key, pg);
+    this.bytes += data.byteLength + pg.verified.byteLength;
+    this.evict();
+    return pg;
+  }
+
+  private evict(): void {
+    if (this.bytes <= this.limit) return;
+    for (const pg of this.pages.values()) {
+      if (this.bytes <= this.limit) break;
+      this.remove(pg);
+    }
+  }
+
+  private remove(pg: CachedPage): void {
+    this.pages.delete(pg.key);
+    this.bytes -= pg.data.byteLength + pg.verified.byteLength;
+  }
+
+  dropBlock(id: number): void {
+    for (const pg of [...this.pages.values()]) if (pg.block === id) this.remove(pg);
+  }
+
+  setLimit(bytes: number): void {
+    this.limit = Math.max(0, bytes);
+    this.evict();
+  }
+}
+
+const chunkCache = new ChunkPageCache();
+let nextCacheId = 0;
+
+/**
+ * Sets the size of the process-wide chunk page cache of persisted blocks (bytes; 0 disables
+ * it). Returns the cache's counters.
+ */
+export function configureChunkCache(bytes?: number): { limit: number; bytes: number; hits: number; misses: number } {
+  if (bytes !== undefined) chunkCache.setLimit(bytes);
+  return { limit: chunkCache.limit, bytes: chunkCache.bytes, hits: chunkCache.hits, misses: chunkCache.misses };
+}
 
 /** Decoders of finished iterators, reused. */
 const decoderPool: BlockChunkDecoder[] = [];
@@ -528,6 +651,8 @@ export class Block {
   corruption: string | undefined;
   onCorruption: ((block: Block, message: string) => void) | undefined;
   readonly sizeBytes: number;
+  /** Identifies the block's pages in the chunk page cache (below 2^20: part of a page key). */
+  readonly cacheId = (nextCacheId = (nextCacheId % 1048575) + 1);
 
   get ulid(): string {
     return this.meta.ulid;
@@ -736,6 +861,7 @@ export class Block {
   private release(): void {
     if (this.closed) return;
     this.closed = true;
+    chunkCache.dropBlock(this.cacheId);
     for (const fd of this.chunkFds.values()) {
       try {
         fs.closeSync(fd);
@@ -782,7 +908,7 @@ export class Block {
    */
   loadChunk(cap: BlockCapture, j: number): void {
     const words = cap.words[j]!;
-    cap.load(cap.file[j]!, cap.off[j]!, words + 1);
+    if (cap.load(cap.file[j]!, cap.off[j]!, words + 1)) return;
     const data = cap.data;
     const base = cap.base;
     const stored = data[base + words]!;
@@ -791,6 +917,23 @@ export class Block {
       this.reportCorruption(`chunk checksum mismatch in file ${cap.file[j]} at word ${cap.off[j]}`);
       throw new TsdbError('corrupt_chunk', `block ${this.ulid}: chunk checksum mismatch (file ${String(cap.file[j]).padStart(6, '0')}, offset ${cap.off[j]! * 4})`);
     }
+    cap.markVerified();
+  }
+
+  /**
+   * Reads up to `max` words of chunk file `file` from word `off` into `out` (whose words past
+   * what is read stay zero); returns the number of words read (fewer at the end of the file).
+   */
+  readPage(file: number, off: number, out: Uint32Array, max: number): number {
+    const fd = this.chunkFd(file);
+    const bytes = new Uint8Array(out.buffer, out.byteOffset, max * 4);
+    let got = 0;
+    while (got < bytes.length) {
+      const n = fs.readSync(fd, bytes, got, bytes.length - got, off * 4 + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return got >>> 2;
   }
 
   private chunkFd(file: number): number {
@@ -943,7 +1086,7 @@ export class Block {
   select(matchers: readonly Matcher[], mint: number, maxt: number, limit = 0): BlockSeries[] {
     if (maxt < this.meta.minTime || mint >= this.meta.maxTime) return [];
     const ps = this.postingsForMatchers(matchers);
-    const cap = new BlockCapture(this);
+    const cap = new BlockCapture(this, true);
     const out: BlockSeries[] = [];
     for (let k = 0; k < ps.length; k++) {
       const i = ps[k]!;

@@ -12,6 +12,7 @@ import { Labels, Matcher } from '../model/index.ts';
 import { TsdbError } from './errors.ts';
 import { openTsdb, type Tsdb, type TsdbOptions } from './db.ts';
 import { listCheckpoints, listSegments } from './wal.ts';
+import { configureChunkCache } from './block.ts';
 import { dirBytes } from './fsops.ts';
 import { metricValues, read, removeDir, tempDir } from './testutil.ts';
 
@@ -301,6 +302,41 @@ describe('introspection', () => {
       assert.deepEqual(results.map(([n]) => n), ['tsdb:wal', 'tsdb:blocks', 'tsdb:compaction', 'tsdb:head']);
       for (const [, r] of results) assert.equal((r as { status: string }).status, 'pass');
     });
+  });
+});
+
+describe('chunk cache', () => {
+  it('serves repeated block queries from memory within its size limit, the same samples as uncached reads, and forgets closed blocks', async () => {
+    const dir = tempDir();
+    const before = configureChunkCache();
+    try {
+      const db = await openTsdb({ dir, compactionIntervalMs: 0, retentionTime: 0, chunkCacheBytes: 0 });
+      await fill(db, 400, 0, 4 * HOUR, 15_000);
+      await db.flushHead();
+      assert.ok(db.blockMetas().length >= 2);
+      const uncached = await read(db, 'm');
+      assert.equal(configureChunkCache().bytes, before.bytes, 'nothing cached with size 0');
+      // Room for a few pages only: the store's chunk data is larger.
+      configureChunkCache(300 * 1024);
+      const first = await read(db, 'm');
+      const afterFirst = configureChunkCache();
+      const again = await read(db, 'm');
+      const afterAgain = configureChunkCache();
+      assert.deepEqual(first, uncached);
+      assert.deepEqual(again, uncached);
+      assert.ok(afterFirst.misses > before.misses, 'pages read into the cache');
+      assert.ok(afterFirst.bytes <= 300 * 1024, `cache within its limit: ${afterFirst.bytes}`);
+      const small = await read(db, [new Matcher('=', 'i', '7')]);
+      const hits = configureChunkCache().hits;
+      assert.deepEqual(await read(db, [new Matcher('=', 'i', '7')]), small);
+      assert.ok(configureChunkCache().hits > hits, 'a repeated small query hits the cache');
+      assert.ok(afterAgain.bytes <= 300 * 1024);
+      await db.close();
+      assert.equal(configureChunkCache().bytes, before.bytes, 'pages of closed blocks dropped');
+    } finally {
+      configureChunkCache(before.limit);
+      removeDir(dir);
+    }
   });
 });
 

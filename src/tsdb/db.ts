@@ -30,7 +30,7 @@ import {
   type SeriesSet,
   type Storage,
 } from '../storage/index.ts';
-import { Block, BlockWriter, listBlockDirs, type BlockMeta } from './block.ts';
+import { Block, BlockWriter, configureChunkCache, listBlockDirs, type BlockMeta } from './block.ts';
 import { TsdbError, describeFsError } from './errors.ts';
 import { FileOps, dirBytes, syncDir, type WriteHook } from './fsops.ts';
 import { Head, SLOT_SPACE } from './head.ts';
@@ -76,6 +76,12 @@ export interface TsdbOptions {
   writeHook?: WriteHook;
   /** Write a checkpoint on close (default true). */
   checkpointOnClose?: boolean;
+  /**
+   * Bytes of block chunk data queries keep in memory across queries (default 64 MiB; 0 reads
+   * from disk every time). The cache is shared by every store of the process: the value of the
+   * last store opened with the option applies.
+   */
+  chunkCacheBytes?: number;
 }
 
 export interface TsdbStat {
@@ -458,6 +464,10 @@ export class Tsdb implements Storage {
   static async open(opts: TsdbOptions): Promise<Tsdb> {
     const db = new Tsdb(opts);
     const t0 = performance.now();
+    if (opts.chunkCacheBytes !== undefined) {
+      if (!(opts.chunkCacheBytes >= 0)) throw new TsdbError('invalid_option', `chunk cache size must not be negative, got ${opts.chunkCacheBytes}`);
+      configureChunkCache(opts.chunkCacheBytes);
+    }
     fs.mkdirSync(db.dir, { recursive: true });
     db.lock();
     try {
@@ -998,6 +1008,7 @@ export class Tsdb implements Storage {
       symbolTableSize: () => head.symIds.size,
       retentionLimitBytes: () => this.retentionSize,
       lowestTimestamp: () => this.startTime(),
+      chunkCache: () => configureChunkCache(),
     });
     this.metrics.walReplay.set(this.replayInfo.durationMs / 1000);
     this.wal!.onFsync = (s) => this.metrics?.walFsync.observe(s);

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
 import { Labels, Matcher } from '../model/index.ts';
-import { StorageError } from '../storage/index.ts';
+import { StorageError, readSeriesRange } from '../storage/index.ts';
 import { openTsdb, type TsdbOptions } from './db.ts';
 import { listSegments, segmentName } from './wal.ts';
 import { metricValues, read, removeDir, tempDir } from './testutil.ts';
@@ -221,6 +221,32 @@ describe('corrupt blocks', () => {
         q.close();
         const health = await db.healthChecks().find((c) => c.name === 'tsdb:blocks')!.run();
         assert.equal((health as { status: string }).status, 'warn');
+      } finally {
+        await db.close();
+      }
+    } finally {
+      removeDir(dir);
+    }
+  });
+
+  it('bulk reads report a corrupt chunk, again on every read while its page is cached', async () => {
+    const dir = tempDir();
+    try {
+      const [bad] = await twoBlocks(dir);
+      const chunks = path.join(dir, bad!, 'chunks', '000001');
+      const bytes = fs.readFileSync(chunks);
+      bytes[12]! ^= 0x01;
+      fs.writeFileSync(chunks, bytes);
+      const db = await openTsdb(base(dir, { blockRange: 10_000 }));
+      try {
+        for (let round = 0; round < 2; round++) {
+          const q = db.querier(-Infinity, Infinity);
+          const set = await q.select([new Matcher('=', '__name__', 'b')]);
+          const buf = { ts: new Float64Array(0), vs: new Float64Array(0), n: 0 };
+          const err = readSeriesRange(set.series[0]!, -Infinity, Infinity, buf);
+          assert.match(String(err), /chunk checksum mismatch/, `round ${round}`);
+          q.close();
+        }
       } finally {
         await db.close();
       }

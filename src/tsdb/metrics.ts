@@ -27,6 +27,7 @@ export interface TsdbMetricSource {
   symbolTableSize(): number;
   retentionLimitBytes(): number;
   lowestTimestamp(): number;
+  chunkCache(): { bytes: number; hits: number; misses: number };
 }
 
 export interface TsdbMetrics {
@@ -99,6 +100,9 @@ export function registerTsdbMetrics(registry: Registry, src: TsdbMetricSource): 
   c('vigil_tsdb_wal_corruptions_total', 'Torn or corrupt WAL records found (and truncated) at replay.', () => src.walCorruptions());
   g('vigil_tsdb_corrupted_blocks', 'Blocks that failed to load and were moved aside.', () => src.corruptedBlocks());
   g('vigil_tsdb_retention_limit_bytes', 'Maximum bytes of blocks and WAL (0 when unlimited).', () => src.retentionLimitBytes());
+  g('vigil_tsdb_chunk_cache_bytes', 'Bytes of block chunk data cached in memory (process-wide).', () => src.chunkCache().bytes);
+  c('vigil_tsdb_chunk_cache_hits_total', 'Block chunk pages found in the cache (process-wide).', () => src.chunkCache().hits);
+  c('vigil_tsdb_chunk_cache_misses_total', 'Block chunk pages read from disk into the cache (process-wide).', () => src.chunkCache().misses);
   g('vigil_tsdb_lowest_timestamp_seconds', 'Lowest timestamp held by the store (seconds).', () => {
     const t = src.lowestTimestamp();
     return Number.isFinite(t) ? t / 1000 : 0;
