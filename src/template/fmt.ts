@@ -287,9 +287,45 @@ function pad(f: Flags, s: string): string {
   return (f.zero ? '0' : ' ').repeat(n) + s;
 }
 
-function badVerb(verb: string, arg: unknown): string {
+/**
+ * Go's bad-verb form `%!f(string=x)`. As Go's badVerb does, the value is printed with %v under
+ * the directive's own flags, width and precision (`%.1f` of "950m" gives `%!f(string=9)`), and
+ * without String()/Error() methods (Go's `erroring` state: a time.Duration shows its
+ * nanoseconds). A nil operand prints `<nil>`, unpadded.
+ */
+function badVerb(f: Flags, verb: string, arg: unknown): string {
   if (arg === undefined || arg === null) return '%!' + verb + '(<nil>)';
-  return '%!' + verb + '(' + typeName(arg) + '=' + formatValue(arg) + ')';
+  return '%!' + verb + '(' + typeName(arg) + '=' + printArg({ ...f }, arg, 'v', true) + ')';
+}
+
+/** The bad-verb form of a value of Go type `type` that prints as `text` under %v. */
+function badVerbText(verb: string, type: string, text: string): string {
+  return '%!' + verb + '(' + type + '=' + text + ')';
+}
+
+/** An unsigned/signed integer struct field (`type` names it in bad-verb forms). */
+function intField(f: Flags, v: bigint, type: string, verb: string): string {
+  return fmtInteger({ ...f }, v, verb) ?? badVerbText(verb, type, fmtInteger({ ...f }, v, 'v')!);
+}
+
+/** Seconds from Go's zero time (0001-01-01 UTC) to the Unix epoch: time.Time's `ext` offset. */
+const UNIX_TO_INTERNAL = 62135596800n;
+
+/**
+ * A time.Time under a verb it has no String() for (`%d`, `%f`, ...): Go prints its fields
+ * `{wall ext loc}`. Times here carry no monotonic reading, so `wall` holds the nanoseconds and
+ * `ext` the seconds since year 1; `loc` is a nil pointer for UTC. Another location's pointer
+ * prints as 0x1 (Go prints its address, which differs from run to run).
+ */
+function goTimeFields(f: Flags, t: GoTime, verb: string): string {
+  const wall = intField(f, BigInt(t.nsec), 'uint64', verb);
+  const ext = intField(f, BigInt(t.unixSec) + UNIX_TO_INTERNAL, 'int64', verb);
+  const addr = t.loc.name === 'UTC' ? 0n : 1n;
+  let loc: string;
+  if (verb === 'v') loc = addr === 0n ? pad(f, '<nil>') : pad(f, '0x1');
+  else if ('bodxX'.includes(verb)) loc = fmtInteger({ ...f }, addr, verb)!;
+  else loc = badVerbText(verb, '*time.Location', pad(f, addr === 0n ? '<nil>' : '0x1'));
+  return '{' + wall + ' ' + ext + ' ' + loc + '}';
 }
 
 function fmtInteger(f: Flags, v: bigint, verb: string): string | undefined {
@@ -371,10 +407,7 @@ function fmtFloatVerb(f: Flags, v: number, verb: string): string {
     f.zero = oldZero;
     return out;
   }
-  if (f.sharp && conv !== 'b') {
-    // %#g keeps trailing zeros and always prints a decimal point.
-    if (!num.includes('.') && !/[eEpP]/.test(num.slice(1)) && conv !== 'x' && conv !== 'X') num += '.';
-  }
+  if (f.sharp && conv !== 'b') num = sharpFloat(num, conv, prec);
   if (f.plus || num[0] !== '+') {
     if (f.zero && f.widPresent && f.wid > num.length && !f.minus) {
       return num[0] + '0'.repeat(f.wid - num.length) + num.slice(1);
@@ -382,6 +415,39 @@ function fmtFloatVerb(f: Flags, v: number, verb: string): string {
     return pad(f, num);
   }
   return pad(f, num.slice(1));
+}
+
+/**
+ * The `#` flag on a formatted float (`num` starts with its sign): always a decimal point, and
+ * for %g/%G/%x (and %v) trailing zeros up to the precision's significant digits (6 when none
+ * was given), as Go's fmt does: `%#g` of 3.5 is 3.50000, `%#.0f` of 3 is `3.`.
+ */
+function sharpFloat(num: string, conv: string, prec: number): string {
+  let digits = 0;
+  if (conv === 'g' || conv === 'G' || conv === 'x') digits = prec === -1 ? 6 : prec;
+  let body = num;
+  let tail = '';
+  let hasPoint = false;
+  let sawNonzero = false;
+  for (let i = 1; i < body.length; i++) {
+    const c = body[i]!;
+    if (c === '.') hasPoint = true;
+    else if (c === 'p' || c === 'P' || ((c === 'e' || c === 'E') && conv !== 'x' && conv !== 'X')) {
+      tail = body.slice(i);
+      body = body.slice(0, i);
+      break;
+    } else {
+      if (c !== '0') sawNonzero = true;
+      if (sawNonzero) digits--;
+    }
+  }
+  if (!hasPoint) {
+    // A lone leading zero counts once.
+    if (body.length === 2 && body[1] === '0') digits--;
+    body += '.';
+  }
+  if (digits > 0) body += '0'.repeat(digits);
+  return body + tail;
 }
 
 function hexFloat(v: number, verb: string, prec: number): string {
@@ -447,37 +513,45 @@ function fmtStringVerb(f: Flags, s: string, verb: string): string | undefined {
   }
 }
 
-/** printArg: one operand under one verb. */
-function printArg(f: Flags, arg: unknown, verb: string): string {
+/**
+ * printArg: one operand under one verb. `erroring`: printing the value of a bad-verb form, where
+ * Go does not call String()/Error() methods.
+ */
+function printArg(f: Flags, arg: unknown, verb: string, erroring = false): string {
   if (arg === undefined || arg === null) {
     if (verb === 'T' || verb === 'v') return pad(f, '<nil>');
-    return badVerb(verb, arg);
+    return badVerb(f, verb, arg);
   }
   if (verb === 'T') return pad(f, typeName(arg));
-  if (verb === 'p') return badVerb(verb, arg);
+  if (verb === 'p') return badVerb(f, verb, arg);
   switch (typeof arg) {
     case 'boolean':
       if (verb === 't' || verb === 'v') return pad(f, arg ? 'true' : 'false');
-      return badVerb(verb, arg);
+      return badVerb(f, verb, arg);
     case 'number': {
       const s = fmtFloatVerb(f, arg, verb);
-      return s === '' ? badVerb(verb, arg) : s;
+      return s === '' ? badVerb(f, verb, arg) : s;
     }
     case 'bigint':
-      return fmtInteger(f, arg, verb) ?? badVerb(verb, arg);
+      return fmtInteger(f, arg, verb) ?? badVerb(f, verb, arg);
     case 'string':
-      return fmtStringVerb(f, arg, verb) ?? badVerb(verb, arg);
+      return fmtStringVerb(f, arg, verb) ?? badVerb(f, verb, arg);
   }
-  if (arg instanceof TypedString) return fmtStringVerb(f, arg.value, verb) ?? badVerb(verb, arg);
-  if (arg instanceof GoDuration && !['v', 's', 'q', 'x', 'X'].includes(verb)) return fmtInteger(f, arg.ns, verb) ?? badVerb(verb, arg);
+  if (arg instanceof TypedString) return fmtStringVerb(f, arg.value, verb) ?? badVerb(f, verb, arg);
+  const stringerVerb = !erroring && (verb === 'v' || verb === 's' || verb === 'q' || verb === 'x' || verb === 'X');
+  if (arg instanceof GoDuration && !stringerVerb) return fmtInteger(f, arg.ns, verb) ?? badVerb(f, verb, arg);
   // Stringer / error for %v %s %q %x %X.
-  if (verb === 'v' || verb === 's' || verb === 'q' || verb === 'x' || verb === 'X') {
+  if (stringerVerb) {
     const mt = methodText(arg);
-    if (mt !== undefined) return fmtStringVerb(f, mt, verb) ?? badVerb(verb, arg);
+    if (mt !== undefined) return fmtStringVerb(f, mt, verb) ?? badVerb(f, verb, arg);
   }
+  if (arg instanceof GoTime) return goTimeFields(f, arg, verb);
+  // %v without width, precision or space flag: the whole value at once. Otherwise Go applies
+  // the verb with its flags to each element (`%.1v` of [ab cd] is [a c]).
+  const plainV = verb === 'v' && !f.widPresent && !f.precPresent && !f.space;
   const k = kindOf(arg);
   if (k === 'slice' || k === 'map') {
-    if (verb === 'v') return pad(f, formatValue(arg, f.plusV));
+    if (plainV) return formatValue(arg, f.plusV);
     // Go applies the verb to each element.
     if (k === 'slice') {
       const arr = arg as unknown[];
@@ -485,10 +559,11 @@ function printArg(f: Flags, arg: unknown, verb: string): string {
     }
     return 'map[' + sortedEntries(arg as object).map(([key, x]) => printArg({ ...f }, key, verb) + ':' + printArg({ ...f }, x, verb)).join(' ') + ']';
   }
-  if (k === 'func') return verb === 'v' ? pad(f, '0x1') : badVerb(verb, arg);
-  if (verb === 'v') return pad(f, formatValue(arg, f.plusV));
-  // Struct with another verb: Go applies the verb to each field.
-  return '{' + Object.values(arg as object).map((x) => printArg({ ...f }, x, verb)).join(' ') + '}';
+  if (k === 'func') return verb === 'v' ? pad(f, '0x1') : badVerb(f, verb, arg);
+  if (plainV) return formatValue(arg, f.plusV);
+  // Struct: Go applies the verb to each field (%+v names them).
+  const names = verb === 'v' && f.plusV;
+  return '{' + Object.entries(arg as object).map(([name, x]) => (names ? name + ':' : '') + printArg({ ...f }, x, verb)).join(' ') + '}';
 }
 
 function parseNum(s: string, i: number): [number, boolean, number] {

@@ -9,6 +9,8 @@
 import { readFileSync } from 'node:fs';
 
 const NS_PER_SEC = 1_000_000_000n;
+const MAX_DURATION_NS = (1n << 63n) - 1n;
+const MIN_DURATION_NS = -(1n << 63n);
 
 /** A time zone: a name and the offset/abbreviation in force at an instant. */
 export interface GoLocation {
@@ -94,8 +96,10 @@ export class GoTime {
     return this.String();
   }
 
+  /** Go's Time.Sub: saturates at the int64 bounds of time.Duration (about ±292 years). */
   Sub(other: GoTime): GoDuration {
-    return new GoDuration(this.unixNano() - other.unixNano());
+    const d = this.unixNano() - other.unixNano();
+    return new GoDuration(d > MAX_DURATION_NS ? MAX_DURATION_NS : d < MIN_DURATION_NS ? MIN_DURATION_NS : d);
   }
 }
 

@@ -26,6 +26,36 @@ test('sprintf: widths, precision, flags, indexes and Go error forms', () => {
   assert.equal(sprintf('%v %s', [[1n, 'a'], ['x', 'y']]), '[1 a] [x y]');
 });
 
+test('sprintf: a bad verb prints the value with %v under the directive\'s flags, width and precision (Go\'s badVerb)', () => {
+  // The rules engineer's report: Go prints %!f(string=9), the precision applying to the value shown.
+  assert.equal(sprintf('%.1f', ['950m']), '%!f(string=9)');
+  assert.equal(sprintf('%6.2d|%-6.2d|%.0d|%05d', ['abc', 'abc', 'abc', 'ab']), '%!d(string=    ab)|%!d(string=ab    )|%!d(string=)|%!d(string=000ab)');
+  assert.equal(sprintf('%+.3s|%08s|% s|%-5s|', [5n, 42n, 42n, 42n]), '%!s(int=+005)|%!s(int=00000042)|%!s(int= 42)|%!s(int=42   )|');
+  assert.equal(sprintf('%.1d|%8.2d|%#s', [3.5, 3.14159, 3.5]), '%!d(float64=4)|%!d(float64=     3.1)|%!s(float64=3.50000)');
+  assert.equal(sprintf('%05x|%6x|%-6x|', [true, true, false]), '%!x(bool=0true)|%!x(bool=  true)|%!x(bool=false )|');
+  // The sign flag does not apply to strings; a nil operand is not padded.
+  assert.equal(sprintf('%+d|%5d', ['x', null]), '%!d(string=x)|%!d(<nil>)');
+  // Without width or precision the value is unchanged.
+  assert.equal(sprintf('%d %s', [1.5, 2.5]), '%!d(float64=1.5) %!s(float64=2.5)');
+  // In the bad-verb form String() is not called: a time.Duration shows its nanoseconds.
+  assert.equal(sprintf('%v|%f|%8.2f|%d', [new GoDuration(1_500_000_000n), new GoDuration(1_500_000_000n), new GoDuration(0n), new GoDuration(2n)]), '1.5s|%!f(time.Duration=1500000000)|%!f(time.Duration=      00)|2');
+});
+
+test('sprintf: %v with width or precision formats each element; # keeps a float\'s trailing zeros', () => {
+  assert.equal(sprintf('%4v|%.1v|%-3v|', [['a', 'b'], ['ab', 'cd'], ['a']]), '[   a    b]|[a c]|[a  ]|');
+  assert.equal(sprintf('%5.1v|%v', [{ alertname: 'HighCPU' }, { alertname: 'HighCPU' }]), 'map[    a:    H]|map[alertname:HighCPU]');
+  assert.equal(sprintf('%#g|%#.3g|%#v|%#.0f|%#g|%#G|%#x|%#.0e|%#g', [3.5, 3.5, 3.5, 3, 1e21, 0.000012, 1, 3.5, 0]), '3.50000|3.50|3.5|3.|1.00000e+21|1.20000E-05|0x1.0000p+00|4.e+00|0.00000');
+});
+
+test('time.Time under a verb without String() prints its fields; Sub saturates as Go\'s does', () => {
+  const t = GoTime.parseRfc3339('2024-03-01T10:00:00.123456789Z')!;
+  const zero = GoTime.parseRfc3339('0001-01-01T00:00:00Z')!;
+  assert.equal(sprintf('%d|%.2d|%.1f|%s', [t, zero, t, t]), '{123456789 63844884000 0}|{00 00 00}|{%!f(uint64=123456789) %!f(int64=63844884000) %!f(*time.Location=<nil>)}|2024-03-01 10:00:00.123456789 +0000 UTC');
+  assert.equal(t.Sub(zero).ns, (1n << 63n) - 1n);
+  assert.equal(zero.Sub(t).ns, -(1n << 63n));
+  assert.equal(t.Sub(t).ns, 0n);
+});
+
 test('formatFloat rounds the exact binary value half to even', () => {
   assert.equal(formatFloat(2.5, 'f', 0), '2');
   assert.equal(formatFloat(1.005, 'f', 2), '1.00'); // 1.005 is 1.00499999...
