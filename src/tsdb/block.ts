@@ -971,6 +971,11 @@ export class Block {
     const r = this.indexAt(this.seriesOffsets[i]!);
     const nl = r.uvarint() * 2;
     for (let k = 0; k < nl; k++) r.uvarint();
+    this.captureChunksAt(r, mint, maxt, cap, deleted);
+  }
+
+  /** captureChunks with the reader positioned after the series' labels. */
+  private captureChunksAt(r: ByteReader, mint: number, maxt: number, cap: BlockCapture, deleted: Float64Array | null): void {
     const nc = r.uvarint();
     let prevMax = this.meta.minTime;
     let file = 0;
@@ -1088,13 +1093,27 @@ export class Block {
     const ps = this.postingsForMatchers(matchers);
     const cap = new BlockCapture(this, true);
     const out: BlockSeries[] = [];
+    const tombs = this.tombstones.size > 0 ? this.tombstones : null;
+    const syms = this.symbols;
+    let ids = new Int32Array(64);
     for (let k = 0; k < ps.length; k++) {
       const i = ps[k]!;
-      const del = this.tombstones.get(i) ?? null;
+      const del = tombs === null ? null : (tombs.get(i) ?? null);
+      // One pass over the series entry: label symbol ids, then the chunk metas.
+      const r = this.indexAt(this.seriesOffsets[i]!);
+      const nl = r.uvarint() * 2;
+      if (nl > ids.length) ids = new Int32Array(nl);
+      for (let q = 0; q < nl; q++) ids[q] = r.uvarint();
       const from = cap.minT.length;
-      this.captureChunks(i, mint, maxt, cap, del);
+      this.captureChunksAt(r, mint, maxt, cap, del);
       if (cap.minT.length === from) continue;
-      out.push(new BlockSeries(Labels.fromSortedPairs(this.seriesPairs(i)), this, cap, from, cap.minT.length, mint, maxt, del));
+      const pairs: string[] = new Array(nl);
+      for (let q = 0; q < nl; q++) {
+        const sym = syms[ids[q]!];
+        if (sym === undefined) throw new TsdbError('corrupt_block', `block ${this.ulid}: series ${i} references a missing symbol`);
+        pairs[q] = sym;
+      }
+      out.push(new BlockSeries(Labels.fromSortedPairs(pairs), this, cap, from, cap.minT.length, mint, maxt, del));
       if (limit > 0 && out.length >= limit) break;
     }
     return out;

@@ -64,10 +64,44 @@ export function subtract(a: Int32Array, b: Int32Array): Int32Array {
   return k === out.length ? out : out.slice(0, k);
 }
 
+/** Union of two sorted lists that may overlap. */
+function union2(a: Int32Array, b: Int32Array): Int32Array {
+  if (a.length === 0) return b;
+  if (b.length === 0) return a;
+  const out = new Int32Array(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < a.length && j < b.length) {
+    const x = a[i]!;
+    const y = b[j]!;
+    if (x < y) {
+      out[k++] = x;
+      i++;
+    } else if (y < x) {
+      out[k++] = y;
+      j++;
+    } else {
+      out[k++] = x;
+      i++;
+      j++;
+    }
+  }
+  while (i < a.length) out[k++] = a[i++]!;
+  while (j < b.length) out[k++] = b[j++]!;
+  return k === out.length ? out : out.slice(0, k);
+}
+
 /** Union of sorted lists that may overlap. */
 export function unionMany(lists: readonly Int32Array[]): Int32Array {
   if (lists.length === 0) return EMPTY_POSTINGS;
   if (lists.length === 1) return lists[0]!;
+  if (lists.length <= 4) {
+    // Few lists: linear merges beat a sort of the concatenation.
+    let acc = union2(lists[0]!, lists[1]!);
+    for (let i = 2; i < lists.length; i++) acc = union2(acc, lists[i]!);
+    return acc;
+  }
   let total = 0;
   for (const l of lists) total += l.length;
   const out = new Int32Array(total);

@@ -47,6 +47,7 @@ export type NodeValue =
   | { kind: 'string'; s: string }
   | { kind: 'range'; series: RawSeries[] };
 
+const COUNTER_SUFFIX = /(_total|_sum|_count|_bucket)$/;
 const ARITH_OPS = new Set(['+', '-', '*', '/', '%', '^', 'atan2']);
 
 function emptyValue(e: Expr, n: number): NodeValue {
@@ -67,6 +68,17 @@ class SampleBuffer implements StorageSampleBuffer {
   ts = new Float64Array(256);
   vs = new Float64Array(256);
   n = 0;
+  private wordsOf: Float64Array | undefined;
+  private words = new Uint32Array(0);
+
+  /** The 32-bit words of `vs` (low word first), for bit tests such as the stale marker. */
+  vsWords(): Uint32Array {
+    if (this.wordsOf !== this.vs) {
+      this.wordsOf = this.vs;
+      this.words = new Uint32Array(this.vs.buffer, this.vs.byteOffset, this.vs.length * 2);
+    }
+    return this.words;
+  }
   push(t: number, v: number): void {
     if (this.n === this.ts.length) {
       const t2 = new Float64Array(this.n * 2);
@@ -538,8 +550,7 @@ export class Evaluator {
     const cnt = buf.n;
     this.samplesRead += cnt - from;
     // Drop stale markers in place (raw bits: 0x7ff00000_00000002).
-    const vs = buf.vs;
-    const w = new Uint32Array(vs.buffer, vs.byteOffset, cnt * 2);
+    const w = buf.vsWords();
     let k = from;
     while (k < cnt && !(w[2 * k + 1] === 0x7ff00000 && w[2 * k] === 2)) k++;
     if (k === cnt) return;
@@ -736,7 +747,7 @@ export class Evaluator {
         this.hold(pts);
         if (isRateLike) {
           const metric = labels.get(METRIC_NAME);
-          if (metric !== '' && !/(_total|_sum|_count|_bucket)$/.test(metric)) {
+          if (metric !== '' && !COUNTER_SUFFIX.test(metric)) {
             this.annos.info(`metric might not be a counter, name does not end in _total/_sum/_count/_bucket: ${goQuote(metric)}`, args[0]!.positionRange());
           }
         }
