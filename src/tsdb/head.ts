@@ -91,24 +91,40 @@ export interface HeadStatsSnapshot {
 /** The chunks captured for a set of series at select time (see HeadSelection.cursor). */
 class ChunkCapture {
   pages: Uint32Array[] = [];
-  offs: number[] = [];
-  ns: number[] = [];
-  minTs: number[] = [];
-  maxTs: number[] = [];
+  offs = new Int32Array(16);
+  ns = new Int32Array(16);
+  minTs = new Float64Array(16);
+  maxTs = new Float64Array(16);
   /** CHUNK_SEALED (block codec) or CHUNK_OPEN (XOR). */
-  kinds: number[] = [];
+  kinds = new Uint8Array(16);
+  length = 0;
 
-  add(kind: number, page: Uint32Array, off: number, n: number, minT: number, maxT: number): void {
-    this.kinds.push(kind);
-    this.pages.push(page);
-    this.offs.push(off);
-    this.ns.push(n);
-    this.minTs.push(minT);
-    this.maxTs.push(maxT);
+  constructor(expected = 16) {
+    if (expected > 16) this.grow(expected);
   }
 
-  get length(): number {
-    return this.pages.length;
+  add(kind: number, page: Uint32Array, off: number, n: number, minT: number, maxT: number): void {
+    const i = this.length;
+    if (i === this.offs.length) this.grow(i * 2);
+    this.kinds[i] = kind;
+    this.pages.push(page);
+    this.offs[i] = off;
+    this.ns[i] = n;
+    this.minTs[i] = minT;
+    this.maxTs[i] = maxT;
+    this.length = i + 1;
+  }
+
+  private grow(size: number): void {
+    const i32 = (a: Int32Array) => { const b = new Int32Array(size); b.set(a.subarray(0, this.length)); return b; };
+    const f64 = (a: Float64Array) => { const b = new Float64Array(size); b.set(a.subarray(0, this.length)); return b; };
+    this.offs = i32(this.offs);
+    this.ns = i32(this.ns);
+    this.minTs = f64(this.minTs);
+    this.maxTs = f64(this.maxTs);
+    const k = new Uint8Array(size);
+    k.set(this.kinds.subarray(0, this.length));
+    this.kinds = k;
   }
 }
 
@@ -398,6 +414,7 @@ export class Head {
     u[slot * 16 + U_LT] = 0xff;
     this.numSeries++;
     this.seriesCreated++;
+    this.noteCreated(slot);
     this.onSeriesCreated?.(slot);
     return slot;
   }
@@ -575,6 +592,9 @@ export class Head {
       let loc = st.i[uo + 9 /* U_LOC */]!;
       if (st.u[uo + 8 /* U_BITS */]! + (MAX_SAMPLE_BITS + 64) > (ncap >>> 16) * 32) loc = this.growOpen(s, loc);
       xorNext(st, s, this.slab.pages[loc >>> 16]!, loc & 0xffff, ts, vs32, k);
+      // A full chunk is sealed now rather than at the next append: readers decode the block codec
+      // faster, and the open-chunk slot is free at once.
+      if (n + 1 >= this.samplesPerChunk || st.u[uo + 8 /* U_BITS */]! > OPEN_CHUNK_MAX_BITS) this.sealOpen(s);
     }
     if (t > this.maxT) this.maxT = t;
     if (t < this.minT) this.minT = t;
@@ -839,7 +859,7 @@ export class Head {
   select(matchers: readonly Matcher[], mint: number, maxt: number, limit = 0): HeadSeries[] {
     const chosen = this.slotsFor(matchers, mint, maxt);
     if (limit > 0 && chosen.length > limit) chosen.length = limit;
-    const cap = new ChunkCapture();
+    const cap = new ChunkCapture(chosen.length * 2);
     const out: HeadSeries[] = [];
     for (const s of chosen) {
       const from = cap.length;
@@ -858,8 +878,109 @@ export class Head {
       const s = slots[i]!;
       if (this.inRange(s, mint, maxt)) chosen.push(s);
     }
-    this.sortSlotsByLabels(chosen);
+    if (this.orderIsCheaper(chosen.length)) {
+      // Positions in the label order of all series, sorted as integers.
+      this.ensureOrder();
+      const pos = this.orderPos;
+      const ranks = new Int32Array(chosen.length);
+      for (let j = 0; j < ranks.length; j++) ranks[j] = pos[chosen[j]!]!;
+      ranks.sort();
+      const order = this.order;
+      for (let j = 0; j < ranks.length; j++) chosen[j] = order[ranks[j]!]!;
+    } else this.sortSlotsByLabels(chosen);
     return chosen;
+  }
+
+  // ---- label order of all series, kept for large selects ----
+  /** Live slots in label order as of the last build ([0, orderLen)). */
+  private order: Int32Array = new Int32Array(0);
+  private orderLen = 0;
+  /** Index of each slot in `order` (meaningful for the slots in it). */
+  private orderPos = new Int32Array(0);
+  private orderBuilt = false;
+  /** Slots (re)created since the last build, and whether series were removed since. */
+  private orderAdded: number[] = [];
+  private orderRemoved = false;
+
+  /**
+   * Whether to sort `k` selected slots through the kept label order: when it is up to date or
+   * cheaper to bring up to date than sorting them directly, or (to be reused by later selects)
+   * when building it costs at most about twice a direct sort.
+   */
+  private orderIsCheaper(k: number): boolean {
+    if (k < 64) return false;
+    const direct = k * Math.log2(k);
+    const n = this.numSeries;
+    if (!this.orderBuilt) return k * 2 >= n;
+    const m = this.orderAdded.length;
+    const update = m > 0 ? n + m * Math.log2(m + 1) : this.orderRemoved ? n / 8 : 0;
+    return update + k / 4 < direct;
+  }
+
+  /** Builds the label order of all live series, or brings it up to date (a merge). */
+  private ensureOrder(): void {
+    if (this.orderBuilt && this.orderAdded.length === 0 && !this.orderRemoved) return;
+    const alive = this.alive;
+    const top = this.top;
+    let next: Int32Array;
+    if (!this.orderBuilt) {
+      const all: number[] = [];
+      for (let s = 1; s < top; s++) if (alive[s]) all.push(s);
+      this.sortSlotsByLabels(all);
+      next = Int32Array.from(all);
+    } else {
+      // Slots created since may be reused ones: their old position is stale.
+      const fresh = new Uint8Array(top);
+      const added: number[] = [];
+      for (const s of this.orderAdded) {
+        if (s < top && alive[s] && fresh[s] === 0) {
+          fresh[s] = 1;
+          added.push(s);
+        }
+      }
+      this.sortSlotsByLabels(added);
+      const kept = new Int32Array(this.orderLen);
+      let nk = 0;
+      const old = this.order;
+      for (let i = 0; i < this.orderLen; i++) {
+        const s = old[i]!;
+        if (s < top && alive[s] && fresh[s] === 0) kept[nk++] = s;
+      }
+      next = new Int32Array(nk + added.length);
+      if (added.length === 0) next.set(kept.subarray(0, nk));
+      else {
+        const cmp = this.slotComparator();
+        let i = 0;
+        let j = 0;
+        let o = 0;
+        while (i < nk && j < added.length) next[o++] = cmp(kept[i]!, added[j]!) <= 0 ? kept[i++]! : added[j++]!;
+        while (i < nk) next[o++] = kept[i++]!;
+        while (j < added.length) next[o++] = added[j++]!;
+      }
+    }
+    this.order = next;
+    this.orderLen = next.length;
+    if (this.orderPos.length < this.capacity) this.orderPos = new Int32Array(this.capacity);
+    const pos = this.orderPos;
+    for (let i = 0; i < next.length; i++) pos[next[i]!] = i;
+    this.orderBuilt = true;
+    this.orderAdded = [];
+    this.orderRemoved = false;
+  }
+
+  /** Notes a created slot for the kept label order (dropped when nobody uses it). */
+  private noteCreated(slot: number): void {
+    if (!this.orderBuilt) return;
+    this.orderAdded.push(slot);
+    if (this.orderAdded.length > 1024 && this.orderAdded.length * 2 > this.numSeries) {
+      // Rebuilding from scratch is as cheap as merging this many: forget the order.
+      this.orderBuilt = false;
+      this.order = new Int32Array(0);
+      this.orderPos = new Int32Array(0);
+      this.orderLen = 0;
+      this.orderAdded = [];
+      this.orderRemoved = false;
+    }
   }
 
   /**
@@ -881,10 +1002,15 @@ export class Head {
       slots.sort((a, b) => compareLabels(labels.get(a)!, labels.get(b)!));
       return;
     }
+    slots.sort(this.slotComparator());
+  }
+
+  /** Compares two live slots by their label sets (compareLabels order) using symbol ranks. */
+  private slotComparator(): (a: number, b: number) => number {
     const rank = this.ensureRanks();
     const pool = this.pool;
     const offs = this.labelsOff;
-    slots.sort((a, b) => {
+    return (a, b) => {
       const oa = offs[a]!;
       const ob = offs[b]!;
       const na = pool[oa]! * 2;
@@ -895,7 +1021,7 @@ export class Head {
         if (d !== 0) return d;
       }
       return na - nb;
-    });
+    };
   }
 
   private symRank = new Int32Array(0);
@@ -1071,6 +1197,7 @@ export class Head {
       this.seriesRemoved++;
       this.freeSlots.push(s);
     }
+    if (this.orderBuilt) this.orderRemoved = true;
     // Keep reuse order stable: lowest slots first.
     this.freeSlots.sort((a, b) => b - a);
     this.rehash(this.table.length);
