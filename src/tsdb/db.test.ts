@@ -305,6 +305,47 @@ describe('introspection', () => {
   });
 });
 
+describe('WAL replay', () => {
+  it('rebuilds the head exactly: many batches of samples, series created between them, rejected samples and a deletion in the middle', async () => {
+    const dir = tempDir();
+    try {
+      const opts = { dir, compactionIntervalMs: 0, retentionTime: 0, checkpointOnClose: false };
+      let db = await openTsdb(opts);
+      // 2,700 to 3,700 series × 200 rounds (more samples than one replay batch), new series every round,
+      // duplicates and out-of-order samples rejected, a deletion half way.
+      const refs: number[] = [];
+      for (let round = 0; round < 200; round++) {
+        const app = db.appender();
+        const n = 2700 + round * 5;
+        for (let i = 0; i < n; i++) {
+          const l = L({ __name__: `r${i % 5}`, i: String(i) });
+          const t = 1_000_000 + round * 15_000 + (i % 7);
+          refs[i] = app.append(refs[i] ?? 0, l, t, i % 3 === 0 ? round * i : Math.sin(round + i));
+        }
+        await app.commit();
+        const dup = db.appender();
+        assert.throws(() => dup.append(refs[0]!, L({ __name__: 'r0', i: '0' }), 1_000_000 + round * 15_000 - 1, 1));
+        dup.rollback();
+        if (round === 100) await db.deleteSeries([new Matcher('=', '__name__', 'r3')], 1_000_000 + 40 * 15_000, 1_000_000 + 60 * 15_000);
+      }
+      const before = await read(db, [new Matcher('=~', '__name__', 'r.*')]);
+      // Like kill -9: no checkpoint, the WAL is all there is.
+      await db.close();
+      db = await openTsdb(opts);
+      try {
+        assert.ok(db.replayInfo.samples > 524_288, `${db.replayInfo.samples} samples replayed`);
+        const after = await read(db, [new Matcher('=~', '__name__', 'r.*')]);
+        assert.equal(after.length, before.length);
+        assert.deepEqual(after, before);
+      } finally {
+        await db.close();
+      }
+    } finally {
+      removeDir(dir);
+    }
+  });
+});
+
 describe('chunk cache', () => {
   it('serves repeated block queries from memory within its size limit, the same samples as uncached reads, and forgets closed blocks', async () => {
     const dir = tempDir();
