@@ -10,8 +10,9 @@
  *              samples) through `vigil tsdb import openmetrics` and `promtool tsdb
  *              create-blocks-from openmetrics`
  *   replay     kill -9 after writing 100.5k series × 47 samples (the replay-bench shape), then
- *              process start → ready; Prometheus fed the same samples by remote write, killed and
- *              restarted the same way
+ *              `vigil server` (bin/vigil.mjs on a freshly built bundle) start → /-/ready 200, and
+ *              the same at twice the WAL; Prometheus fed the same samples by remote write, killed
+ *              and restarted the same way
  *
  * Usage: npm run bench:tsdb [-- --only=append,decode,memory,blocks,replay] [--reps=N] [--no-peers]
  * Scratch data lives under the OS temp dir and is removed. The machine is shared and noisy:
@@ -325,12 +326,12 @@ function replayLabels(): Labels[] {
   return out;
 }
 
-async function replayWriterChild(dir: string, t0: number): Promise<void> {
+async function replayWriterChild(dir: string, t0: number, rounds: number): Promise<void> {
   const db = await openTsdb({ dir, compactionIntervalMs: 0, retentionTime: 0, checkpointOnClose: false });
   const labels = replayLabels();
   const refs = new Float64Array(labels.length);
   const perTarget = labels.length / REPLAY_TARGETS;
-  for (let r = 0; r < REPLAY_ROUNDS; r++) {
+  for (let r = 0; r < rounds; r++) {
     // One commit per target and round, as scrapes do.
     for (let tg = 0; tg < REPLAY_TARGETS; tg++) {
       const app = db.appender();
@@ -338,14 +339,8 @@ async function replayWriterChild(dir: string, t0: number): Promise<void> {
       await app.commit();
     }
   }
-  process.stdout.write(`written ${labels.length * REPLAY_ROUNDS}\n`);
+  process.stdout.write(`written ${labels.length * rounds}\n`);
   // Wait to be killed.
-  await new Promise(() => {});
-}
-
-async function replayOpenChild(dir: string): Promise<void> {
-  const db = await openTsdb({ dir, compactionIntervalMs: 0, retentionTime: 0 });
-  process.stdout.write(JSON.stringify({ ready: true, series: db.head.numSeries, replayMs: db.replayInfo.durationMs, samples: db.replayInfo.samples }) + '\n');
   await new Promise(() => {});
 }
 
@@ -379,29 +374,88 @@ function killWait(child: ChildProcess, sig: NodeJS.Signals): Promise<void> {
   });
 }
 
-async function benchReplay(reps: number, peers: boolean): Promise<void> {
-  console.log(`\n== WAL replay after kill -9 (${REPLAY_TARGETS * (REPLAY_PER + 5)} series × ${REPLAY_ROUNDS} samples, process start → ready)`);
-  const dir = tmp('vigil-bench-replay-');
-  const self = fileURLToPath(import.meta.url);
-  const t0 = Date.now() - REPLAY_ROUNDS * REPLAY_STEP_MS;
+/** Polls GET url every 20 ms until it answers 200; ms waited. */
+async function pollReady(url: string, child: ChildProcess, what: string): Promise<number> {
+  const s = performance.now();
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${what} exited (${child.exitCode})`);
+    try {
+      const r = await fetch(url);
+      if (r.status === 200) return performance.now() - s;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const ROOT = path.resolve(here, '../..');
+
+/**
+ * `vigil server` on a copy of the crashed directory, as a user starts it (bin/vigil.mjs, which
+ * runs the dist/ bundle when fresh): ms from spawn to the first 200 from /-/ready, and the
+ * replay duration the TSDB logs.
+ */
+async function vigilServerReplay(data: string, work: string, rep: number): Promise<{ readyMs: number; replayMs: number; samples: number }> {
+  const copy = path.join(work, `copy${rep}`);
+  execFileSync('cp', ['-a', data, copy]);
+  const port = await freePort();
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin/vigil.mjs'), 'server', `--storage.tsdb.path=${copy}`, `--web.listen-address=127.0.0.1:${port}`, '--log.format=json'], {
+    cwd: work,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += String(d)));
+  child.stderr!.on('data', (d) => (out += String(d)));
   try {
-    const data = path.join(dir, 'data');
-    const w = await spawnUntil(process.execPath, ['--import', 'tsx', self, 'child-replay-writer', data, String(t0)], /^written /);
-    await killWait(w.child, 'SIGKILL');
-    const walBytes = dirBytes(path.join(data, 'wal'));
-    const samples = Number(w.line.split(' ')[1]);
-    const ready: number[] = [];
-    const inProc: number[] = [];
-    for (let rep = 0; rep < reps; rep++) {
-      const copy = path.join(dir, `copy${rep}`);
-      execFileSync('cp', ['-a', data, copy]);
-      const r = await spawnUntil(process.execPath, ['--import', 'tsx', self, 'child-replay-open', copy], /"ready":true/);
-      const info = JSON.parse(r.line);
-      if (info.samples !== samples) console.log(`  warning: replayed ${info.samples} of ${samples} samples`);
-      ready.push(r.ms / 1000);
-      inProc.push(info.replayMs / 1000);
-      await killWait(r.child, 'SIGTERM');
-      fs.rmSync(copy, { recursive: true, force: true });
+    await pollReady(`http://127.0.0.1:${port}/-/ready`, child, 'vigil server');
+    const readyMs = performance.now() - t0;
+    await new Promise((r) => setTimeout(r, 50));
+    const line = out.split('\n').find((l) => l.includes('WAL replay completed'));
+    const info = line ? (JSON.parse(line) as { totalReplayMs?: number; samples?: number }) : {};
+    return { readyMs, replayMs: info.totalReplayMs ?? NaN, samples: info.samples ?? NaN };
+  } finally {
+    await killWait(child, 'SIGTERM');
+    fs.rmSync(copy, { recursive: true, force: true });
+  }
+}
+
+/** Writes the replay WAL (`rounds` scrapes of every series) in a child and kills it with SIGKILL. */
+async function crashedDir(dir: string, rounds: number): Promise<{ data: string; samples: number; walBytes: number; t0: number }> {
+  const data = path.join(dir, `data-${rounds}`);
+  const t0 = Date.now() - rounds * REPLAY_STEP_MS;
+  const w = await spawnUntil(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'child-replay-writer', data, String(t0), String(rounds)], /^written /);
+  await killWait(w.child, 'SIGKILL');
+  return { data, samples: Number(w.line.split(' ')[1]), walBytes: dirBytes(path.join(data, 'wal')), t0 };
+}
+
+async function benchReplay(reps: number, peers: boolean): Promise<void> {
+  console.log(`\n== WAL replay after kill -9 (${REPLAY_TARGETS * (REPLAY_PER + 5)} series × ${REPLAY_ROUNDS} samples; \`vigil server\` start → ready)`);
+  const dir = tmp('vigil-bench-replay-');
+  try {
+    // bin/vigil.mjs runs the bundle only when it is newer than the sources.
+    try {
+      execFileSync(process.execPath, [path.join(ROOT, 'scripts/build.mjs'), '--quiet'], { stdio: 'pipe' });
+    } catch (e) {
+      console.log(`  note: npm run build failed (${(e as Error).message.slice(0, 200)}); bin/vigil.mjs runs the sources through tsx`);
+    }
+    const sizes = [REPLAY_ROUNDS, 2 * REPLAY_ROUNDS];
+    const results: Array<{ rounds: number; walBytes: number; samples: number; ready: number[]; replay: number[] }> = [];
+    let t0 = 0;
+    for (const rounds of sizes) {
+      const c = await crashedDir(dir, rounds);
+      if (rounds === REPLAY_ROUNDS) t0 = c.t0;
+      const ready: number[] = [];
+      const replay: number[] = [];
+      for (let rep = 0; rep < reps; rep++) {
+        const r = await vigilServerReplay(c.data, dir, rep);
+        if (r.samples !== c.samples) console.log(`  warning: replayed ${r.samples} of ${c.samples} samples`);
+        ready.push(r.readyMs / 1000);
+        replay.push(r.replayMs / 1000);
+      }
+      fs.rmSync(c.data, { recursive: true, force: true });
+      results.push({ rounds, walBytes: c.walBytes, samples: c.samples, ready, replay });
     }
     let peer = '0.883 s (0.844–0.994) recorded in results-peers-alerting.md';
     if (peers && has('prometheus')) {
@@ -412,8 +466,16 @@ async function benchReplay(reps: number, peers: boolean): Promise<void> {
         peer += `; this run failed: ${(e as Error).message.slice(0, 200)}`;
       }
     }
-    row('replay: process start → ready, s', `${range(ready, (x) => x.toFixed(3))} (WAL ${(walBytes / 1e6).toFixed(1)} MB, ${fmt(samples)} samples)`, peer);
-    row('replay: in-process replay duration, s', range(inProc, (x) => x.toFixed(3)), '0.796 s (wal_replay_duration, recorded)');
+    const [one, two] = results;
+    row('replay: `vigil server` start → ready, s', `${range(one!.ready, (x) => x.toFixed(3))} (WAL ${(one!.walBytes / 1e6).toFixed(1)} MB, ${fmt(one!.samples)} samples)`, peer);
+    row('replay: TSDB replay duration (server log), s', range(one!.replay, (x) => x.toFixed(3)), '0.796 s (wal_replay_duration, recorded)');
+    const growth = median(two!.replay) / median(one!.replay);
+    row(
+      'replay at twice the WAL: start → ready / replay, s',
+      `${range(two!.ready, (x) => x.toFixed(3))} / ${range(two!.replay, (x) => x.toFixed(3))} (WAL ${(two!.walBytes / 1e6).toFixed(1)} MB)`,
+      '-',
+      `replay ×${growth.toFixed(2)} for WAL ×${(two!.walBytes / one!.walBytes).toFixed(2)}`,
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -506,8 +568,7 @@ async function prometheusReplay(dir: string, reps: number, t0: number): Promise<
 async function mainBench(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === 'child-memory') return memoryChild(Number(args[1]), Number(args[2]));
-  if (args[0] === 'child-replay-writer') return replayWriterChild(args[1]!, Number(args[2]));
-  if (args[0] === 'child-replay-open') return replayOpenChild(args[1]!);
+  if (args[0] === 'child-replay-writer') return replayWriterChild(args[1]!, Number(args[2]), Number(args[3] ?? REPLAY_ROUNDS));
   const only = (args.find((a) => a.startsWith('--only='))?.slice(7) ?? 'append,decode,memory,blocks,replay').split(',');
   const reps = Number(args.find((a) => a.startsWith('--reps='))?.slice(7) ?? 3);
   const peers = !args.includes('--no-peers');
