@@ -15,6 +15,11 @@ export interface OpenStateOptions {
 /**
  * Opens the store the configuration asks for: a PostgreSQL server when `state.postgres` is
  * set, the embedded PGlite store otherwise. Migrations are applied before it returns.
+ *
+ * The embedded store is opened now only when its database exists (so that silences, the
+ * notification log and history are restored before anything is sent); otherwise it is created
+ * by the first write, and until then costs neither memory nor start-up time (see
+ * `DeferredStateStore`). Its directory is locked now either way.
  * Throws StateError (`state_unavailable`, `state_migration`).
  */
 export async function openStateStore(opts: OpenStateOptions): Promise<StateStore> {
@@ -31,7 +36,8 @@ export async function openStateStore(opts: OpenStateOptions): Promise<StateStore
     return store;
   }
   const dir = opts.config.path ?? join(opts.dataDir, 'state');
-  const store = await PGliteStateStore.open({ dir, onProgress: (m) => opts.logger.info(m) });
-  opts.logger.info({ location: store.location }, 'state store: embedded PGlite');
+  const store = await PGliteStateStore.deferred({ dir, onProgress: (m) => opts.logger.info(m) });
+  if (store.created) opts.logger.info({ location: store.location }, 'state store: embedded PGlite, opened');
+  else opts.logger.info({ location: store.location }, 'state store: embedded PGlite, created by the first write (nothing stored yet)');
   return store;
 }

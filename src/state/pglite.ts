@@ -5,17 +5,27 @@
  *
  * A statement resolves only after PostgreSQL committed it (synchronous commit, files written
  * through the OS), so an acknowledged write survives `kill -9` of the process.
+ *
+ * PGlite costs about 120 MB of memory and a second of start-up, so the package is loaded only
+ * when a store is opened, and `PGliteStateStore.deferred` opens none until the first write.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync, unlinkSync, cpSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, unlinkSync, renameSync, rmSync } from 'node:fs';
+import { cp } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { errorMessage } from '../model/index.ts';
+import { DeferredStateStore } from './deferred.ts';
 import { StateError } from './errors.ts';
 import { AlwaysLeader, SqlStateStore } from './store.ts';
 import type { SqlClient } from './types.ts';
+
+/** The PGlite class, imported on first use (the package and its WebAssembly are large). */
+async function loadPGlite(): Promise<typeof PGlite> {
+  return (await import('@electric-sql/pglite')).PGlite;
+}
 
 /** postgresql.conf for the embedded server: small buffers, it holds a few MB of records. */
 const PGLITE_CONF = ['shared_buffers = 4MB', 'wal_buffers = 256kB', 'work_mem = 2MB', 'maintenance_work_mem = 8MB', 'temp_buffers = 1MB'];
@@ -95,6 +105,11 @@ async function cachedTemplate(onProgress?: (m: string) => void): Promise<string 
   }
 }
 
+/** Whether `dir` holds an initialised embedded store (its data directory is complete). */
+export function pgliteStoreExists(dir: string): boolean {
+  return existsSync(join(dir, 'pgdata', 'PG_VERSION'));
+}
+
 export interface PGliteOpenOptions {
   /** Directory for the store (created if missing). */
   dir: string;
@@ -128,6 +143,27 @@ function takeLock(lockFile: string): void {
   writeFileSync(lockFile, `${process.pid}\n`);
 }
 
+/** Creates `dir` and takes its LOCK for this process; returns the lock file. Throws StateError. */
+function lockDir(dir: string): string {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new StateError('state_unavailable', `cannot create the state directory ${dir}: ${errorMessage(e)}`);
+  }
+  const lockFile = join(dir, 'LOCK');
+  takeLock(lockFile);
+  return lockFile;
+}
+
+/** Removes the LOCK if this process holds it. */
+function releaseLock(lockFile: string): void {
+  try {
+    if (readFileSync(lockFile, 'utf8').trim() === String(process.pid)) unlinkSync(lockFile);
+  } catch {
+    /* already gone */
+  }
+}
+
 async function runInitdb(pgdata: string, inProcess: boolean): Promise<void> {
   if (!inProcess) {
     const script = fileURLToPath(new URL('./pglite-initdb.mjs', import.meta.url));
@@ -141,8 +177,33 @@ async function runInitdb(pgdata: string, inProcess: boolean): Promise<void> {
     if (ok === undefined) return;
     // Fall through to the in-process initdb when the child could not do it.
   }
-  const db = await PGlite.create({ dataDir: pgdata, postgresqlconf: PGLITE_CONF });
+  const PGliteClass = await loadPGlite();
+  const db = await PGliteClass.create({ dataDir: pgdata, postgresqlconf: PGLITE_CONF });
   await db.close();
+}
+
+/**
+ * Makes `pgdata` (absent) an initialised data directory: a copy of the template, or initdb.
+ * Built under a temporary name and renamed, so that a crash part-way leaves no half-made
+ * directory behind that a later start would take for a store.
+ */
+async function createPgdata(pgdata: string, opts: PGliteOpenOptions): Promise<void> {
+  const parent = dirname(pgdata);
+  for (const e of readdirSync(parent)) {
+    // Left by a creation that was interrupted.
+    if (e.startsWith('pgdata.tmp-')) rmSync(join(parent, e), { recursive: true, force: true });
+  }
+  const tmp = `${pgdata}.tmp-${process.pid}`;
+  const template = opts.templatePgdata ?? (opts.inProcessInitdb ? undefined : await cachedTemplate(opts.onProgress));
+  if (template) {
+    await cp(template, tmp, { recursive: true, filter: (src) => !src.endsWith('VIGIL_COMPLETE') });
+  } else {
+    opts.onProgress?.(`initialising the embedded state database in ${pgdata} (first start, takes a few seconds)`);
+    const t0 = Date.now();
+    await runInitdb(tmp, opts.inProcessInitdb ?? false);
+    opts.onProgress?.(`embedded state database initialised in ${Date.now() - t0} ms`);
+  }
+  renameSync(tmp, pgdata);
 }
 
 export class PGliteStateStore extends SqlStateStore {
@@ -155,39 +216,46 @@ export class PGliteStateStore extends SqlStateStore {
 
   /** Opens (creating and initialising on first use) the store in `opts.dir`. Throws StateError. */
   static async open(opts: PGliteOpenOptions): Promise<PGliteStateStore> {
-    const pgdata = join(opts.dir, 'pgdata');
-    const lockFile = join(opts.dir, 'LOCK');
+    const lockFile = lockDir(opts.dir);
     try {
-      mkdirSync(opts.dir, { recursive: true });
+      return await PGliteStateStore.openLocked(opts, lockFile);
     } catch (e) {
-      throw new StateError('state_unavailable', `cannot create the state directory ${opts.dir}: ${errorMessage(e)}`);
+      releaseLock(lockFile);
+      throw e;
     }
-    takeLock(lockFile);
+  }
+
+  /**
+   * The store in `opts.dir`, opened now if its database exists and otherwise created by the
+   * first write (reads before that see no records). The directory is locked at once either
+   * way. Throws StateError.
+   */
+  static async deferred(opts: PGliteOpenOptions): Promise<DeferredStateStore> {
+    if (pgliteStoreExists(opts.dir)) return DeferredStateStore.of(await PGliteStateStore.open(opts));
+    const lockFile = lockDir(opts.dir);
+    return new DeferredStateStore({
+      kind: 'pglite',
+      location: opts.dir,
+      create: () => PGliteStateStore.openLocked(opts, lockFile),
+      release: () => releaseLock(lockFile),
+      onCreated: (ms) => opts.onProgress?.(`embedded state store created by the first write in ${ms} ms`),
+    });
+  }
+
+  /** Opens the store in a directory this process has locked; the lock stays on failure. */
+  private static async openLocked(opts: PGliteOpenOptions, lockFile: string): Promise<PGliteStateStore> {
+    const pgdata = join(opts.dir, 'pgdata');
     let db: PGlite | undefined;
     try {
-      if (!existsSync(join(pgdata, 'PG_VERSION'))) {
-        const template = opts.templatePgdata ?? (opts.inProcessInitdb ? undefined : await cachedTemplate(opts.onProgress));
-        if (template) {
-          cpSync(template, pgdata, { recursive: true, filter: (src) => !src.endsWith('VIGIL_COMPLETE') });
-        } else {
-          opts.onProgress?.(`initialising the embedded state database in ${pgdata} (first start, takes a few seconds)`);
-          const t0 = Date.now();
-          await runInitdb(pgdata, opts.inProcessInitdb ?? false);
-          opts.onProgress?.(`embedded state database initialised in ${Date.now() - t0} ms`);
-        }
-      }
+      if (!existsSync(join(pgdata, 'PG_VERSION'))) await createPgdata(pgdata, opts);
       writeAutoConf(pgdata);
-      db = await PGlite.create({ dataDir: pgdata });
+      const PGliteClass = await loadPGlite();
+      db = await PGliteClass.create({ dataDir: pgdata });
       const store = new PGliteStateStore(db, opts.dir, lockFile);
       await store.init();
       return store;
     } catch (e) {
       if (db) await db.close().catch(() => undefined);
-      try {
-        unlinkSync(lockFile);
-      } catch {
-        /* already gone */
-      }
       if (e instanceof StateError) throw e;
       throw new StateError('state_unavailable', `cannot open the embedded state database in ${pgdata}: ${errorMessage(e)}`, { cause: e });
     }
@@ -197,11 +265,7 @@ export class PGliteStateStore extends SqlStateStore {
     if (this.closed) return;
     this.closed = true;
     await this.db.close();
-    try {
-      if (readFileSync(this.lockFile, 'utf8').trim() === String(process.pid)) unlinkSync(this.lockFile);
-    } catch {
-      /* already gone */
-    }
+    releaseLock(this.lockFile);
   }
 }
 

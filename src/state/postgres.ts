@@ -3,8 +3,10 @@
  * schema); one of them is the leader, elected with a session-level `pg_try_advisory_lock`
  * held on a dedicated connection. When that connection breaks, leadership is lost at once
  * (the server releases the lock) and another instance takes it at its next attempt.
+ *
+ * The `pg` package is loaded when a store is opened (configurations without it never load it).
  */
-import pg from 'pg';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 import { errorMessage, fnv1a32 } from '../model/index.ts';
 import { StateError } from './errors.ts';
@@ -93,7 +95,7 @@ class AdvisoryLockLeader implements LeaderElection {
   private stopped = false;
   private busy = false;
 
-  constructor(private readonly cfg: pg.ClientConfig, private readonly key: number, private readonly intervalMs: number, private readonly logger?: Logger) {}
+  constructor(private readonly pgm: typeof pg, private readonly cfg: pg.ClientConfig, private readonly key: number, private readonly intervalMs: number, private readonly logger?: Logger) {}
 
   isLeader(): boolean {
     return this.leader;
@@ -129,7 +131,7 @@ class AdvisoryLockLeader implements LeaderElection {
     this.busy = true;
     try {
       if (!this.client) {
-        const c = new pg.Client(this.cfg);
+        const c = new this.pgm.Client(this.cfg);
         c.on('error', () => {
           // The session is gone, and with it the lock.
           if (this.client === c) this.client = undefined;
@@ -184,6 +186,7 @@ export class PostgresStateStore extends SqlStateStore {
   /** Connects, creates the schema, applies migrations and starts the leader election. Throws StateError. */
   static async open(opts: PostgresOpenOptions): Promise<PostgresStateStore> {
     const where = `${redactUrl(opts.url)} schema ${opts.schema}`;
+    const pgm = (await import('pg')).default;
     const base: pg.ClientConfig = {
       connectionString: opts.url,
       connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
@@ -191,7 +194,7 @@ export class PostgresStateStore extends SqlStateStore {
       application_name: 'vigil',
     };
     // The schema must exist before connections that use it as their search_path do anything.
-    const setup = new pg.Client({ ...base, options: undefined });
+    const setup = new pgm.Client({ ...base, options: undefined });
     try {
       await setup.connect();
       try {
@@ -205,10 +208,10 @@ export class PostgresStateStore extends SqlStateStore {
     } finally {
       await setup.end().catch(() => undefined);
     }
-    const pool = new pg.Pool({ ...base, max: opts.maxConnections ?? 5, idleTimeoutMillis: 30_000 });
+    const pool = new pgm.Pool({ ...base, max: opts.maxConnections ?? 5, idleTimeoutMillis: 30_000 });
     pool.on('error', (e) => opts.logger?.warn({ err: errorMessage(e) }, 'state database: an idle connection failed'));
     const key = fnv1a32(`vigil-leader:${opts.schema}`) | 0;
-    const leader = new AdvisoryLockLeader(base, key, opts.leaderCheckIntervalMs ?? 5000, opts.logger);
+    const leader = new AdvisoryLockLeader(pgm, base, key, opts.leaderCheckIntervalMs ?? 5000, opts.logger);
     const store = new PostgresStateStore(pool, where, leader, opts.schema);
     try {
       await store.init();

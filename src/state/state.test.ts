@@ -1,13 +1,14 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { parseConfig } from '../config/index.ts';
 import { describeStateContract, dropSchema, openTestPGlite, openTestPostgres, pgliteTemplate, postgresAvailable, tempDir, testSchemaName, TEST_POSTGRES_URL } from './testing.ts';
-import { PGliteStateStore } from './pglite.ts';
+import { PGliteStateStore, pgliteStoreExists } from './pglite.ts';
+import { DeferredStateStore } from './deferred.ts';
 import { PostgresStateStore } from './postgres.ts';
 import { StateError } from './errors.ts';
 import { stateSection } from './config.ts';
@@ -170,7 +171,6 @@ describe('state: durability and failures', () => {
   test('openStateStore: the embedded store lives under <data dir>/state by default', async () => {
     const dataDir = tempDir('vigil-open-');
     // Seed the directory from the template so the test does not run initdb again.
-    const { cpSync } = await import('node:fs');
     cpSync(await pgliteTemplate(), join(dataDir, 'state', 'pgdata'), { recursive: true });
     const store = await openStateStore({ config: {}, dataDir, logger: pino({ level: 'silent' }) });
     try {
@@ -181,3 +181,164 @@ describe('state: durability and failures', () => {
     }
   });
 });
+
+/** The embedded store as `vigil server` opens it: created by the first write. */
+function deferredAt(dir: string, template: string): Promise<StateStore> {
+  return PGliteStateStore.deferred({ dir, templatePgdata: template });
+}
+
+async function health(store: StateStore): Promise<Record<string, unknown>> {
+  const r = await store.healthCheck().run();
+  return (Array.isArray(r) ? r[0]! : r) as Record<string, unknown>;
+}
+
+function silenceAt(now: number, id: string) {
+  return { id, matchers: [{ name: 'a', type: '=' as const, value: 'b' }], startsAt: now, endsAt: now + 60_000, updatedAt: now, createdBy: 'x', comment: '', expireWhenResolved: false };
+}
+
+describe('state: the embedded store is created by its first write', () => {
+  test('before the first write: reads are empty, nothing is created, the directory is locked, state:store passes and says so', async () => {
+    const dir = tempDir('vigil-deferred-');
+    const store = await deferredAt(dir, await pgliteTemplate());
+    try {
+      assert.equal((store as DeferredStateStore).created, false);
+      assert.deepEqual(await store.silences.list(), []);
+      assert.equal(await store.silences.get('nope'), undefined);
+      assert.deepEqual(await store.nflog.list(), []);
+      assert.deepEqual(await store.history.queryAlerts({ state: 'firing' }), []);
+      assert.deepEqual(await store.history.queryNotifications({}), []);
+      assert.equal(await store.silences.deleteEndedBefore(Date.now()), 0);
+      assert.equal(await store.nflog.deleteExpired(Date.now()), 0);
+      assert.deepEqual(await store.history.prune(Date.now()), { alerts: 0, notifications: 0 });
+      await store.nflog.upsert([]);
+      await store.history.upsertAlerts([]);
+      assert.equal(existsSync(join(dir, 'pgdata')), false, 'reads and empty writes create nothing');
+      assert.equal(readFileSync(join(dir, 'LOCK'), 'utf8').trim(), String(process.pid));
+      const h = await health(store);
+      assert.equal(h.status, 'pass');
+      assert.equal(h.created, false);
+      assert.equal(h.kind, 'pglite');
+      assert.match(String(h.output), /not created yet/);
+      assert.equal(store.leader.isLeader(), true);
+      // Another Vigil on the same directory is refused before anything was written.
+      await assert.rejects(
+        (async () => {
+          writeFileSync(join(dir, 'LOCK'), `${process.ppid}\n`);
+          await deferredAt(dir, await pgliteTemplate());
+        })(),
+        (e: unknown) => e instanceof StateError && e.code === 'state_unavailable' && e.message.includes(`in use by process ${process.ppid}`),
+      );
+      writeFileSync(join(dir, 'LOCK'), `${process.pid}\n`);
+    } finally {
+      await store.close();
+    }
+    assert.equal(existsSync(join(dir, 'LOCK')), false, 'close releases the lock');
+  });
+
+  test('the first writes create it once (concurrent ones share the creation), with migrations given before; a restart opens it at once and finds everything', async () => {
+    const dir = tempDir('vigil-deferred-');
+    const store = await deferredAt(dir, await pgliteTemplate());
+    const now = Date.now();
+    try {
+      // Another module's schema, registered while there is no database yet.
+      await store.migrate('test-oncall', [{ version: 1, description: 'incidents', sql: 'CREATE TABLE test_incidents (id text PRIMARY KEY)' }]);
+      assert.equal(existsSync(join(dir, 'pgdata')), false);
+      await Promise.all([
+        store.silences.upsert(silenceAt(now, 'c0ffee00-0000-4000-8000-000000000001')),
+        store.nflog.upsert([{ receiver: 'r/webhook/0', groupKey: '{}:{a="b"}', timestamp: now, firing: ['aa'], resolved: [], expiresAt: now + 60_000 }]),
+        store.history.upsertAlerts([{ fingerprint: '00000000000000a1', startsAt: now, endsAt: undefined, labels: { alertname: 'A' }, annotations: {}, generatorURL: '', firstSeen: now, lastSeen: now }]),
+        store.history.insertNotifications([{ time: now, receiver: 'r', integration: 'webhook', integrationIndex: 0, groupKey: '{}:{a="b"}', status: 'firing', fingerprints: ['00000000000000a1'], success: true, error: '', attempts: 1, durationMs: 1 }]),
+      ]);
+      assert.equal((store as DeferredStateStore).created, true);
+      assert.equal(pgliteStoreExists(dir), true);
+      assert.deepEqual(readdirNames(dir), ['LOCK', 'pgdata'], 'no temporary copy left behind');
+      await store.sql.query('INSERT INTO test_incidents (id) VALUES ($1)', ['i1']);
+      const h = await health(store);
+      assert.equal(h.status, 'pass');
+      assert.equal(h.created, true);
+      assert.equal(typeof h.observedValue, 'number');
+      assert.equal((await store.silences.list()).length, 1);
+    } finally {
+      await store.close();
+    }
+    // A restart: the database exists, so it is opened (and restored) at start-up.
+    const again = await openStateStore({ config: { path: dir }, dataDir: tempDir('vigil-unused-'), logger: pino({ level: 'silent' }) });
+    try {
+      assert.equal((again as DeferredStateStore).created, true);
+      assert.equal((await health(again)).created, true);
+      assert.equal((await again.silences.get('c0ffee00-0000-4000-8000-000000000001'))?.createdBy, 'x');
+      assert.equal((await again.nflog.list()).length, 1);
+      assert.equal((await again.history.queryAlerts({ state: 'firing' })).length, 1);
+      assert.equal((await again.history.queryNotifications({})).length, 1);
+      assert.deepEqual(await again.sql.query('SELECT id FROM test_incidents'), [{ id: 'i1' }]);
+    } finally {
+      await again.close();
+    }
+  });
+
+  test('a creation that fails is reported by the write and by state:store, and the next write retries it', async () => {
+    const dir = tempDir('vigil-deferred-');
+    const broken = join(tempDir('vigil-broken-template-'), 'missing');
+    const store = await PGliteStateStore.deferred({ dir, templatePgdata: broken });
+    try {
+      await assert.rejects(store.silences.upsert(silenceAt(Date.now(), 'c0ffee00-0000-4000-8000-000000000002')), (e: unknown) => e instanceof StateError && e.code === 'state_unavailable');
+      const h = await health(store);
+      assert.equal(h.status, 'fail');
+      assert.match(String(h.output), /could not be created; the next write retries/);
+      assert.equal(pgliteStoreExists(dir), false);
+      // The template appears (e.g. the disk was fixed): the next write creates the store.
+      mkdirSync(join(broken, '..'), { recursive: true });
+      cpSync(await pgliteTemplate(), broken, { recursive: true });
+      await store.silences.upsert(silenceAt(Date.now(), 'c0ffee00-0000-4000-8000-000000000002'));
+      assert.equal((await health(store)).status, 'pass');
+      assert.equal((await store.silences.list()).length, 1);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('an interrupted creation leaves no store behind: the next start sees none and the leftover copy is removed', async () => {
+    const dir = tempDir('vigil-deferred-');
+    mkdirSync(dir, { recursive: true });
+    // What a kill -9 during the copy leaves: a partial data directory under a temporary name.
+    cpSync(await pgliteTemplate(), join(dir, 'pgdata.tmp-99999'), { recursive: true });
+    assert.equal(pgliteStoreExists(dir), false);
+    const store = await deferredAt(dir, await pgliteTemplate());
+    try {
+      assert.equal((store as DeferredStateStore).created, false);
+      await store.silences.upsert(silenceAt(Date.now(), 'c0ffee00-0000-4000-8000-000000000003'));
+      assert.deepEqual(readdirNames(dir), ['LOCK', 'pgdata']);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('created by the first write, every acknowledged write survives kill -9', async () => {
+    const dir = tempDir('vigil-crash-deferred-');
+    const acked = await writeThenKill(['pglite-deferred', dir, await pgliteTemplate()], 30);
+    const store = await PGliteStateStore.open({ dir });
+    try {
+      await assertAllAcknowledged(store, acked);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('a closed store rejects use', async () => {
+    const store = await deferredAt(tempDir('vigil-deferred-'), await pgliteTemplate());
+    await store.close();
+    await assert.rejects(store.silences.list(), (e: unknown) => e instanceof StateError && e.code === 'state_closed');
+    await assert.rejects(store.silences.upsert(silenceAt(Date.now(), 'c0ffee00-0000-4000-8000-000000000004')), (e: unknown) => e instanceof StateError && e.code === 'state_closed');
+    assert.equal((await health(store)).status, 'fail');
+  });
+});
+
+describeStateContract('pglite created by the first write', async () => {
+  const dir = tempDir('vigil-state-deferred-');
+  const store = await deferredAt(dir, await pgliteTemplate());
+  return { store, where: dir, cleanup: () => store.close() };
+});
+
+function readdirNames(dir: string): string[] {
+  return readdirSync(dir).sort();
+}

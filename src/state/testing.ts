@@ -286,6 +286,8 @@ export function describeStateContract(name: string, open: () => Promise<TestStor
 
     it('health check passes with the round-trip latency; the store leads or follows', (t) =>
       withStore(t, async (s) => {
+        // Once it holds a record (a store created by its first write has no round trip before).
+        await s.silences.upsert(silence());
         const r = await s.healthCheck().run();
         const one = Array.isArray(r) ? r[0]! : r;
         assert.equal(one.status, 'pass');

@@ -2,7 +2,8 @@
  * Child process for the kill -9 test: opens a state store and writes silences and
  * notification-log entries one after another, printing `ack <id>` after each write resolved.
  * The parent kills it with SIGKILL mid-stream and checks that every acknowledged write is there.
- * Usage: crash-writer.ts pglite DIR TEMPLATE_PGDATA | crash-writer.ts postgres URL SCHEMA
+ * Usage: crash-writer.ts pglite|pglite-deferred DIR TEMPLATE_PGDATA | crash-writer.ts postgres URL SCHEMA
+ * (`pglite-deferred`: the store is created by the first write, as `vigil server` does.)
  */
 import { randomUUID } from 'node:crypto';
 import { PGliteStateStore } from '../pglite.ts';
@@ -12,6 +13,7 @@ import type { StateStore } from '../types.ts';
 const [kind, a, b] = process.argv.slice(2);
 let store: StateStore;
 if (kind === 'pglite') store = await PGliteStateStore.open({ dir: a!, templatePgdata: b });
+else if (kind === 'pglite-deferred') store = await PGliteStateStore.deferred({ dir: a!, templatePgdata: b });
 else store = await PostgresStateStore.open({ url: a!, schema: b!, leaderCheckIntervalMs: 60_000 });
 process.stdout.write('ready\n');
 for (let i = 0; ; i++) {
