@@ -3,9 +3,8 @@
  * otherwise STARTTLS (required unless `require_tls: false`, then plain), AUTH with
  * `auth_username`/`auth_password` (PLAIN, LOGIN or CRAM-MD5 as the server offers), `hello` as
  * the EHLO name. Headers (Subject, To, From and any others) are templates; the body has a text
- * and/or an HTML part. Failures are retried.
+ * and/or an HTML part. Failures are retried. nodemailer is loaded by the first email sent.
  */
-import nodemailer from 'nodemailer';
 import { readFileSync } from 'node:fs';
 import type { Alert } from '../alert.ts';
 import type { EmailConfig } from '../config.ts';
@@ -54,6 +53,7 @@ export class EmailIntegration implements Integration {
       throw new NotifyError(`reading the TLS files: ${(e as Error).message}`, false);
     }
     const implicitTls = c.smarthost.port === 465;
+    const nodemailer = (await import('nodemailer')).default;
     const transport = nodemailer.createTransport({
       host: c.smarthost.host,
       port: c.smarthost.port,
