@@ -14,8 +14,14 @@
  */
 
 export const PAGE_WORDS = 65536;
-/** Slot sizes in words. The largest fits 120 XOR samples of the worst case (~484 words). */
-export const SLOT_WORDS = [16, 32, 64, 128, 256, 512, 1024] as const;
+/**
+ * Slot sizes in words, about 1.5x apart so that a growing chunk's slot is at least about two
+ * thirds used. The largest fits 120 XOR samples of the worst case (~484 words).
+ */
+export const SLOT_WORDS = [16, 24, 32, 48, 64, 96, 128, 256, 512, 1024] as const;
+
+/** Empty slab pages kept for reuse (1 MiB). */
+const SPARE_PAGES = 4;
 
 export class Slab {
   /** Pages by id; null once released. */
@@ -32,8 +38,11 @@ export class Slab {
   private readonly partial: number[][] = SLOT_WORDS.map(() => []);
   private readonly inPartial: boolean[] = [];
   private readonly freePageIds: number[] = [];
-  /** Freed slots waiting for readers: [loc, epoch] pairs. */
-  private deferred: number[] = [];
+  /** Freed slots waiting for readers: [loc, epoch] pairs in [0, deferredN) (no garbage per free). */
+  private deferred = new Float64Array(64);
+  private deferredN = 0;
+  /** Emptied pages kept zeroed for reuse (chunks pass through the small classes all the time). */
+  private readonly sparePages: Uint32Array[] = [];
   usedSlots = 0;
 
   classOf(loc: number): number {
@@ -73,7 +82,7 @@ export class Slab {
       return pid * PAGE_WORDS + off;
     }
     const pid = this.freePageIds.length > 0 ? this.freePageIds.pop()! : this.pages.length;
-    this.pages[pid] = new Uint32Array(PAGE_WORDS + 4);
+    this.pages[pid] = this.sparePages.pop() ?? new Uint32Array(PAGE_WORDS + 4);
     this.pageClass[pid] = cls;
     this.pageUsed[pid] = 1;
     this.pageBump[pid] = size;
@@ -93,15 +102,23 @@ export class Slab {
    */
   free(loc: number, epoch: number): void {
     this.usedSlots--;
-    this.deferred.push(loc, epoch);
+    let d = this.deferred;
+    if (this.deferredN + 2 > d.length) {
+      d = new Float64Array(d.length * 2);
+      d.set(this.deferred);
+      this.deferred = d;
+    }
+    d[this.deferredN++] = loc;
+    d[this.deferredN++] = epoch;
   }
 
   /** Makes deferred slots older than `minOpenEpoch` reusable; pages left empty are released. */
   reclaim(minOpenEpoch: number): void {
+    const n = this.deferredN;
+    if (n === 0) return;
     const d = this.deferred;
-    if (d.length === 0) return;
     let keep = 0;
-    for (let i = 0; i < d.length; i += 2) {
+    for (let i = 0; i < n; i += 2) {
       const loc = d[i]!;
       const ep = d[i + 1]!;
       if (ep < minOpenEpoch) this.release(loc);
@@ -110,7 +127,8 @@ export class Slab {
         d[keep++] = ep;
       }
     }
-    d.length = keep;
+    this.deferredN = keep;
+    if (keep === 0 && d.length > 1 << 16) this.deferred = new Float64Array(64);
   }
 
   private release(loc: number): void {
@@ -120,7 +138,12 @@ export class Slab {
     const size = SLOT_WORDS[cls]!;
     const used = --this.pageUsed[pid]!;
     if (used === 0) {
-      // The whole page is free: give its memory back.
+      // The whole page is free: keep a few (zeroed) for the next pages, give the rest back.
+      if (this.sparePages.length < SPARE_PAGES) {
+        const page = this.pages[pid]!;
+        page.fill(0, off, off + size);
+        this.sparePages.push(page);
+      }
       this.pages[pid] = null;
       this.pageFree[pid] = null;
       this.pageFreeN[pid] = 0;
@@ -144,7 +167,7 @@ export class Slab {
   }
 
   bytes(): number {
-    return this.pageCount() * (PAGE_WORDS + 4) * 4;
+    return (this.pageCount() + this.sparePages.length) * (PAGE_WORDS + 4) * 4;
   }
 }
 
@@ -242,7 +265,7 @@ export class ChunkMetas {
   alloc(): number {
     this.count++;
     if (this.free.length > 0) return this.free.pop()!;
-    if (this.top === this.capacity) this.grow(this.capacity * 2);
+    if (this.top === this.capacity) this.grow(this.capacity < 1 << 16 ? this.capacity * 2 : Math.ceil(this.capacity * 1.25));
     return this.top++;
   }
 

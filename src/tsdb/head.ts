@@ -235,8 +235,6 @@ export class Head {
   /** Series and encoder state, 64 bytes per slot (see SeriesState). */
   readonly st = new SeriesState(0);
   private freeSlots: number[] = [];
-  /** Per slot: size class the last open chunk reached (start of the next one). */
-  sizeHint = new Uint8Array(0);
   numSeries = 0;
 
   // ---- labels ----
@@ -302,7 +300,6 @@ export class Head {
     this.labelsOff = g32(this.labelsOff);
     this.hashes = g32(this.hashes);
     this.st.grow(cap);
-    this.sizeHint = g8(this.sizeHint);
     this.capacity = cap;
   }
 
@@ -380,7 +377,7 @@ export class Head {
       slot = this.freeSlots.pop()!;
     } else {
       if (this.top >= SLOT_SPACE) throw new TsdbError('invalid_labels', 'too many series in the head');
-      if (this.top >= this.capacity) this.growSlots(this.capacity < 1 << 20 ? this.capacity * 2 : Math.ceil(this.capacity * 1.25));
+      if (this.top >= this.capacity) this.growSlots(this.capacity < 1 << 16 ? this.capacity * 2 : Math.ceil(this.capacity * 1.25));
       slot = this.top++;
     }
     this.alive[slot] = 1;
@@ -605,10 +602,9 @@ export class Head {
   private openChunk(s: number, ts: Float64Array, vs32: Uint32Array, k: number): void {
     const st = this.st;
     const uo = s * 16;
-    // Start at one size below the last chunk's final size (at most one move per chunk); the
-    // smallest class holds too few samples to be worth starting in.
-    const hint = this.sizeHint[s]!;
-    const cls = hint > 1 ? hint - 1 : 1;
+    // Start in the smallest slot and grow by about 1.5x (moves copy a few hundred bytes at most):
+    // a slot is then at least about two thirds used.
+    const cls = 0;
     const loc = this.slab.alloc(cls);
     st.i[uo + U_LOC] = loc;
     st.u[uo + U_NCAP] = SLOT_WORDS[cls]! << 16;
@@ -626,11 +622,13 @@ export class Head {
     const words = ((st.u[uo + U_BITS]! + 31) >>> 5) + 1;
     const src = this.slab.pages[loc >>> 16]!;
     const off = loc & 0xffff;
-    this.slab.pages[nloc >>> 16]!.set(src.subarray(off, off + words), nloc & 0xffff);
+    const dst = this.slab.pages[nloc >>> 16]!;
+    const noff = nloc & 0xffff;
+    // A plain loop: a subarray view per move would be garbage on the append path.
+    for (let k = 0; k < words; k++) dst[noff + k] = src[off + k]!;
     this.freeSlot(loc);
     st.i[uo + U_LOC] = nloc;
     st.u[uo + U_NCAP] = (SLOT_WORDS[cls + 1]! << 16) | (ncap & 0xffff);
-    this.sizeHint[s] = cls + 1;
     return nloc;
   }
 
@@ -1192,7 +1190,6 @@ export class Head {
       this.alive[s] = 0;
       // Refs handed out for this series become stale at once.
       this.gen[s] = (this.gen[s]! + 1) % 67108864;
-      this.sizeHint[s] = 0;
       this.numSeries--;
       this.seriesRemoved++;
       this.freeSlots.push(s);
@@ -1336,7 +1333,7 @@ export class Head {
 
   /** Approximate bytes held by the head's structures (typed arrays and pools). */
   memoryBytes(): number {
-    const perSlot = 4 + 1 + 4 + 4 + 1 + SeriesState.BYTES_PER_SLOT;
-    return this.capacity * perSlot + this.pool.byteLength + this.table.byteLength + this.symRefs.byteLength + this.slab.bytes() + this.arena.bytes() + this.metas.bytes();
+    const perSlot = 4 + 1 + 4 + 4 + SeriesState.BYTES_PER_SLOT;
+    return this.capacity * perSlot + this.order.byteLength + this.orderPos.byteLength + this.pool.byteLength + this.table.byteLength + this.symRefs.byteLength + this.slab.bytes() + this.arena.bytes() + this.metas.bytes();
   }
 }

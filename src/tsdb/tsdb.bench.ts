@@ -235,7 +235,8 @@ async function memoryChild(series: number, samples: number): Promise<void> {
     series,
     samples,
     heapPerSeries: (m.heapUsed - base.heapUsed) / series,
-    externalPerSeries: (m.external + m.arrayBuffers - base.external - base.arrayBuffers) / series,
+    // `external` includes the array buffers (Node's documentation): not added twice.
+    externalPerSeries: (m.external - base.external) / series,
     rssPerSeries: (m.rss - base.rss) / series,
     rssTotalPerSeries: m.rss / series,
     headBytesPerSeries: db.head.memoryBytes() / series,
