@@ -354,8 +354,8 @@ export class Head {
   }
 
   /** Creates a series at a given slot and generation (WAL replay, snapshot load). */
-  createAt(pairs: readonly string[], slot: number, gen: number): number {
-    return this.create(pairs, hashPairs(pairs), slot, gen);
+  createAt(pairs: readonly string[], slot: number, gen: number, hash = hashPairs(pairs)): number {
+    return this.create(pairs, hash, slot, gen);
   }
 
   private create(pairs: readonly string[], hash: number, atSlot = -1, atGen = -1): number {
@@ -602,9 +602,9 @@ export class Head {
   private openChunk(s: number, ts: Float64Array, vs32: Uint32Array, k: number): void {
     const st = this.st;
     const uo = s * 16;
-    // Start in the smallest slot and grow by about 1.5x (moves copy a few hundred bytes at most):
-    // a slot is then at least about two thirds used.
-    const cls = 0;
+    // Start in a small slot and grow by about 1.5x (moves copy a few hundred bytes at most): a
+    // slot is then at least about two thirds used. (The smallest class holds only a few samples.)
+    const cls = 1;
     const loc = this.slab.alloc(cls);
     st.i[uo + U_LOC] = loc;
     st.u[uo + U_NCAP] = SLOT_WORDS[cls]! << 16;

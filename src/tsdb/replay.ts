@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { SLOT_SPACE, type Head } from './head.ts';
+import { SLOT_SPACE, hashPairs, type Head } from './head.ts';
 import { checkpointDirName, loadSnapshot } from './snapshot.ts';
 import { listCheckpoints, listSegments, readRecords, segmentName, type ReplayHandler } from './wal.ts';
 
@@ -58,14 +58,15 @@ export function replayWal(head: Head, walDir: string, opts: { logger: Logger; re
   const batch = new SampleBatch();
   const handler: ReplayHandler = {
     series: (ref, pairs) => {
-      const existing = head.lookup(pairs);
+      const hash = hashPairs(pairs);
+      const existing = head.lookup(pairs, hash);
       if (existing >= 0) {
         if (head.refOf(existing) !== ref) remap.set(ref, existing);
         return;
       }
       const slot = ref % SLOT_SPACE;
-      if (slot > 0 && (slot >= head.top || !head.alive[slot])) head.createAt(pairs, slot, (ref - slot) / SLOT_SPACE);
-      else remap.set(ref, head.createAt(pairs, head.top, 0));
+      if (slot > 0 && (slot >= head.top || !head.alive[slot])) head.createAt(pairs, slot, (ref - slot) / SLOT_SPACE, hash);
+      else remap.set(ref, head.createAt(pairs, head.top, 0, hash));
     },
     samples: (refs, ts, vs, n) => {
       // Refs are resolved now (the series records read so far apply); the samples are applied
