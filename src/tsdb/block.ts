@@ -1004,9 +1004,21 @@ export class Block {
     const r = this.indexAt(this.postingsStart + offset);
     const n = r.uvarint();
     const out = new Int32Array(n);
+    // Deltas of series numbers: mostly one byte; decoded inline (ByteReader for the rest).
+    const b = this.index;
+    let p = r.pos;
+    const end = b.length - 1;
     let prev = 0;
     for (let i = 0; i < n; i++) {
-      prev += r.uvarint();
+      const c = b[p]!;
+      if (c < 0x80 && p < end) {
+        prev += c;
+        p++;
+      } else {
+        r.pos = p;
+        prev += r.uvarint();
+        p = r.pos;
+      }
       out[i] = prev;
     }
     return out;

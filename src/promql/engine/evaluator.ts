@@ -700,6 +700,7 @@ export class Evaluator {
     const np = params.length;
     const usesResets = name === 'rate' || name === 'increase' || name === 'resets';
     let resetPrefix = new Int32Array(0);
+    let lastChecked = '';
     const process = function processSeriesWindows(this: Evaluator, labels: Labels, inputDrop: boolean, ts: Float64Array, vs: Float64Array, cnt: number): void {
       w.ts = ts;
       w.vs = vs;
@@ -747,9 +748,11 @@ export class Evaluator {
         this.hold(pts);
         if (isRateLike) {
           const metric = labels.get(METRIC_NAME);
-          if (metric !== '' && !COUNTER_SUFFIX.test(metric)) {
+          // Series come sorted by labels: one test per metric name.
+          if (metric !== lastChecked && metric !== '' && !COUNTER_SUFFIX.test(metric)) {
             this.annos.info(`metric might not be a counter, name does not end in _total/_sum/_count/_bucket: ${goQuote(metric)}`, args[0]!.positionRange());
           }
+          lastChecked = metric;
         }
       }
     };
