@@ -13,6 +13,8 @@ import { AlertingMetrics } from './metrics.ts';
 import { NotificationLog } from './nflog.ts';
 import type { Integration, NotifyContext } from './notify/integration.ts';
 import { dedupStage, ExponentialBackoff, retryStage } from './notify/pipeline.ts';
+import { HistoryRecorder } from './history.ts';
+import type { AlertHistoryRecord, NotificationHistoryRecord, StateStore } from '../state/index.ts';
 import { NotifyError } from './errors.ts';
 import { Route } from './route.ts';
 import { routesTest, routingTree } from './routes-cli.ts';
@@ -378,5 +380,61 @@ describe('notification pipeline stages', () => {
     assert.ok(seq[0]! >= 250 && seq[0]! <= 750);
     assert.ok(seq[1]! >= 375 && seq[1]! <= 1125);
     assert.ok(seq.every((x) => x <= 90_000));
+  });
+});
+
+describe('history persistence', () => {
+  test('a burst of new alerts is written in chunks, with other work let in between them (no long block of the event loop)', async () => {
+    const T = 1_700_000_000_000;
+    const events: string[] = [];
+    const written: AlertHistoryRecord[] = [];
+    const notes: NotificationHistoryRecord[] = [];
+    const store = {
+      history: {
+        upsertAlerts: async (r: readonly AlertHistoryRecord[]) => {
+          events.push(`alerts ${r.length}`);
+          written.push(...r);
+        },
+        insertNotifications: async (r: readonly NotificationHistoryRecord[]) => {
+          events.push(`notifications ${r.length}`);
+          notes.push(...r);
+        },
+      },
+    } as unknown as StateStore;
+    const rec = new HistoryRecorder({ store, logger: pino({ level: 'silent' }), metrics: new AlertingMetrics(), now: () => T, retention: 86_400_000, restoreGrace: 600_000 });
+    for (let i = 0; i < 1100; i++) rec.observe(makeAlert({ labels: L({ alertname: 'Burst', instance: `i${i}` }), annotations: L({}), startsAt: T - 1000, endsAt: T + 60_000, generatorURL: '' }), T);
+    for (let i = 0; i < 300; i++) {
+      rec.recordNotification({ time: T, receiver: 'r', integration: 'webhook', integrationIndex: 0, groupKey: `g${i}`, status: 'firing', fingerprints: [], success: true, error: '', attempts: 1, durationMs: 1 });
+    }
+    // Work that arrives while the burst is being written (a request, a timer) runs before it ends.
+    setImmediate(() => events.push('other work'));
+    await rec.flush();
+    assert.deepEqual(events, ['alerts 250', 'other work', 'alerts 250', 'alerts 250', 'alerts 250', 'alerts 100', 'notifications 250', 'notifications 50']);
+    assert.equal(new Set(written.map((r) => r.fingerprint)).size, 1100, 'every episode written once');
+    assert.equal(notes.length, 300);
+  });
+
+  test('a chunk that fails is kept with everything after it for the next flush; earlier chunks are not written again', async () => {
+    const T = 1_700_000_000_000;
+    let calls = 0;
+    const written: string[] = [];
+    const store = {
+      history: {
+        upsertAlerts: async (r: readonly AlertHistoryRecord[]) => {
+          if (++calls === 2) throw new Error('disk full');
+          written.push(...r.map((x) => x.fingerprint));
+        },
+        insertNotifications: async () => undefined,
+      },
+    } as unknown as StateStore;
+    const metrics = new AlertingMetrics();
+    const rec = new HistoryRecorder({ store, logger: pino({ level: 'silent' }), metrics, now: () => T, retention: 86_400_000, restoreGrace: 600_000 });
+    for (let i = 0; i < 600; i++) rec.observe(makeAlert({ labels: L({ alertname: 'Burst', instance: `i${i}` }), annotations: L({}), startsAt: T - 1000, endsAt: T + 60_000, generatorURL: '' }), T);
+    await rec.flush();
+    assert.equal(written.length, 250);
+    assert.equal(metrics.historyWriteFailures, 1);
+    await rec.flush();
+    assert.equal(written.length, 600);
+    assert.equal(new Set(written).size, 600);
   });
 });

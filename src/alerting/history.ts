@@ -48,6 +48,14 @@ export interface HistoryOptions {
 
 const FLUSH_EVERY_MS = 1000;
 const FLUSH_AT = 2000;
+/**
+ * Records per write. The embedded store runs SQL on this thread (about 60–120 µs per alert
+ * record), so a burst of new alerts is written in chunks with a turn of the event loop between
+ * them: requests and notifications go on meanwhile instead of waiting for the whole batch.
+ */
+const WRITE_CHUNK = 250;
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export class HistoryRecorder {
   private readonly open = new Map<string, OpenEpisode>();
@@ -166,19 +174,31 @@ export class HistoryRecorder {
     this.pendingNotifications = [];
     const store = this.opts.store;
     this.writing = (async () => {
-      try {
-        await store.history.upsertAlerts([...alerts.values()]);
-      } catch (e) {
-        this.opts.metrics.historyWriteFailures++;
-        this.opts.logger.error({ err: errorMessage(e), records: alerts.size }, 'writing alert history failed; will retry');
-        for (const [k, r] of alerts) if (!this.pendingAlerts.has(k)) this.pendingAlerts.set(k, r);
+      const entries = [...alerts.entries()];
+      for (let off = 0; off < entries.length; off += WRITE_CHUNK) {
+        if (off > 0) await nextTurn();
+        const chunk = entries.slice(off, off + WRITE_CHUNK);
+        try {
+          await store.history.upsertAlerts(chunk.map(([, r]) => r));
+        } catch (e) {
+          this.opts.metrics.historyWriteFailures++;
+          this.opts.logger.error({ err: errorMessage(e), records: entries.length - off }, 'writing alert history failed; will retry');
+          // This chunk and the rest; newer versions queued meanwhile win.
+          for (const [k, r] of entries.slice(off)) if (!this.pendingAlerts.has(k)) this.pendingAlerts.set(k, r);
+          break;
+        }
       }
-      try {
-        await store.history.insertNotifications(notes);
-      } catch (e) {
-        this.opts.metrics.historyWriteFailures++;
-        this.opts.logger.error({ err: errorMessage(e), records: notes.length }, 'writing notification history failed; will retry');
-        this.pendingNotifications.unshift(...notes);
+      for (let off = 0; off < notes.length; off += WRITE_CHUNK) {
+        if (off > 0 || entries.length > 0) await nextTurn();
+        const chunk = notes.slice(off, off + WRITE_CHUNK);
+        try {
+          await store.history.insertNotifications(chunk);
+        } catch (e) {
+          this.opts.metrics.historyWriteFailures++;
+          this.opts.logger.error({ err: errorMessage(e), records: notes.length - off }, 'writing notification history failed; will retry');
+          this.pendingNotifications.unshift(...notes.slice(off));
+          break;
+        }
       }
     })().finally(() => {
       this.writing = undefined;
