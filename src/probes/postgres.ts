@@ -8,7 +8,7 @@
  * failure. The password is read from the Secret at connect time and never logged: error
  * texts come from the server or the socket, which do not contain it.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { errorMessage } from '../model/index.ts';
@@ -147,8 +147,10 @@ export class PostgresProber implements Prober {
       application_name: 'vigil-probe',
     };
     if (secret) base.password = () => secret.reveal();
+    // pg is loaded by the first PostgreSQL probe, not at start-up (it costs ~40 ms and a few MB).
+    const { Client } = (await import('pg')).default;
     const attempt = async (ssl: pg.ClientConfig['ssl']) => {
-      const c = new pg.Client({ ...base, ssl });
+      const c = new Client({ ...base, ssl });
       // A server-side disconnect between runs must not become an unhandled 'error' event.
       c.on('error', () => {
         if (this.client === c) this.client = undefined;
