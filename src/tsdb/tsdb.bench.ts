@@ -459,23 +459,28 @@ async function benchReplay(reps: number, peers: boolean): Promise<void> {
       results.push({ rounds, walBytes: c.walBytes, samples: c.samples, ready, replay });
     }
     let peer = '0.883 s (0.844–0.994) recorded in results-peers-alerting.md';
+    let peerReplay = '0.796 s (wal_replay_duration, recorded)';
+    let peerTwo = '-';
     if (peers && has('prometheus')) {
       try {
         const p = await prometheusReplay(dir, reps, t0);
         peer = `${range(p.ready, (x) => x.toFixed(3))} s this run (WAL ${(p.walBytes / 1e6).toFixed(1)} MB); recorded 0.883 s`;
+        peerReplay = `${range(p.replay, (x) => x.toFixed(3))} s this run (total_replay_duration in its log)`;
+        const p2 = await prometheusReplay(dir, reps, t0 - REPLAY_ROUNDS * REPLAY_STEP_MS, 2 * REPLAY_ROUNDS);
+        peerTwo = `${range(p2.ready, (x) => x.toFixed(3))} / ${range(p2.replay, (x) => x.toFixed(3))} (WAL ${(p2.walBytes / 1e6).toFixed(1)} MB): replay ×${(median(p2.replay) / median(p.replay)).toFixed(2)}`;
       } catch (e) {
         peer += `; this run failed: ${(e as Error).message.slice(0, 200)}`;
       }
     }
     const [one, two] = results;
     row('replay: `vigil server` start → ready, s', `${range(one!.ready, (x) => x.toFixed(3))} (WAL ${(one!.walBytes / 1e6).toFixed(1)} MB, ${fmt(one!.samples)} samples)`, peer);
-    row('replay: TSDB replay duration (server log), s', range(one!.replay, (x) => x.toFixed(3)), '0.796 s (wal_replay_duration, recorded)');
+    row('replay: TSDB replay duration (server log), s', range(one!.replay, (x) => x.toFixed(3)), peerReplay);
     const growth = median(two!.replay) / median(one!.replay);
     row(
       'replay at twice the WAL: start → ready / replay, s',
       `${range(two!.ready, (x) => x.toFixed(3))} / ${range(two!.replay, (x) => x.toFixed(3))} (WAL ${(two!.walBytes / 1e6).toFixed(1)} MB)`,
-      '-',
-      `replay ×${growth.toFixed(2)} for WAL ×${(two!.walBytes / one!.walBytes).toFixed(2)}`,
+      peerTwo,
+      `replay ×${growth.toFixed(2)} for WAL ×${(two!.walBytes / one!.walBytes).toFixed(2)}, samples ×${(two!.samples / one!.samples).toFixed(2)}`,
     );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -516,9 +521,9 @@ async function encodeWrite(labels: Labels[], from: number, to: number, t: number
   return compress(w.finish());
 }
 
-async function prometheusReplay(dir: string, reps: number, t0: number): Promise<{ ready: number[]; walBytes: number }> {
+async function prometheusReplay(dir: string, reps: number, t0: number, rounds = REPLAY_ROUNDS): Promise<{ ready: number[]; replay: number[]; walBytes: number }> {
   const port = await freePort();
-  const data = path.join(dir, 'prom');
+  const data = path.join(dir, `prom-${rounds}`);
   const cfg = path.join(dir, 'prom.yml');
   fs.writeFileSync(cfg, 'global: {scrape_interval: 1h}\nscrape_configs: []\n');
   const args = (d: string) => [`--config.file=${cfg}`, `--storage.tsdb.path=${d}`, `--web.listen-address=127.0.0.1:${port}`, '--web.enable-remote-write-receiver', '--log.level=info'];
@@ -540,7 +545,7 @@ async function prometheusReplay(dir: string, reps: number, t0: number): Promise<
     await waitReady(load);
     const labels = replayLabels();
     const perTarget = labels.length / REPLAY_TARGETS;
-    for (let r = 0; r < REPLAY_ROUNDS; r++) {
+    for (let r = 0; r < rounds; r++) {
       for (let tg = 0; tg < REPLAY_TARGETS; tg++) await remoteWrite(port, await encodeWrite(labels, tg * perTarget, (tg + 1) * perTarget, t0 + r * REPLAY_STEP_MS + tg, r));
     }
   } finally {
@@ -548,20 +553,26 @@ async function prometheusReplay(dir: string, reps: number, t0: number): Promise<
   }
   const walBytes = dirBytes(path.join(data, 'wal'));
   const ready: number[] = [];
+  const replay: number[] = [];
   for (let rep = 0; rep < reps; rep++) {
     const copy = path.join(dir, `prom-copy${rep}`);
     execFileSync('cp', ['-a', data, copy]);
     const s = performance.now();
-    const child = spawn('prometheus', args(copy), { stdio: 'ignore' });
+    const child = spawn('prometheus', args(copy), { stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    child.stderr!.on('data', (d) => (log += String(d)));
     try {
       await waitReady(child);
       ready.push((performance.now() - s) / 1000);
+      // Its own figure: msg="WAL replay completed" ... total_replay_duration=612.3ms
+      const m = /WAL replay completed.*total_replay_duration=([\d.]+)(ms|s|µs)/.exec(log);
+      replay.push(m ? Number(m[1]) / (m[2] === 's' ? 1 : m[2] === 'ms' ? 1000 : 1e6) : NaN);
     } finally {
       await killWait(child, 'SIGTERM');
       fs.rmSync(copy, { recursive: true, force: true });
     }
   }
-  return { ready, walBytes };
+  return { ready, replay, walBytes };
 }
 
 // ------------------------------------------------------------------ main
