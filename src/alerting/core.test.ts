@@ -17,6 +17,7 @@ import { HistoryRecorder } from './history.ts';
 import type { AlertHistoryRecord, NotificationHistoryRecord, StateStore } from '../state/index.ts';
 import { NotifyError } from './errors.ts';
 import { Route } from './route.ts';
+import { Dispatcher } from './dispatch.ts';
 import { routesTest, routingTree } from './routes-cli.ts';
 import { Silences, silenceState } from './silences.ts';
 import { intervalContains, parseDayOfMonthRange, parseLocation, parseMonthRange, parseTimeRange, parseWeekdayRange, type TimeInterval } from './timeinterval.ts';
@@ -436,5 +437,37 @@ describe('history persistence', () => {
     await rec.flush();
     assert.equal(written.length, 600);
     assert.equal(new Set(written).size, 600);
+  });
+});
+
+describe('group timers', () => {
+  test('the first notification comes group_wait after the group starts, never earlier (precise wait of the last milliseconds); a stopped dispatcher sends nothing', async () => {
+    const cfg = parseAlertmanagerConfig(`route: {receiver: r, group_by: [service], group_wait: 30ms, group_interval: 1h}\nreceivers: [{name: r}]\n`, '/t.yml');
+    const flushed: Array<{ service: string; after: number }> = [];
+    const started = new Map<string, number>();
+    const d = new Dispatcher(new Route(cfg.route, undefined), {
+      now: () => Date.now(),
+      logger: pino({ level: 'silent' }),
+      notify: () => async (ctx) => {
+        const service = ctx.groupLabels.get('service');
+        flushed.push({ service, after: performance.now() - started.get(service)! });
+        return true;
+      },
+    });
+    const post = (service: string) => {
+      started.set(service, performance.now());
+      d.process(makeAlert({ labels: L({ alertname: 'A', service }), annotations: L({}), startsAt: Date.now(), endsAt: Date.now() + 60_000, generatorURL: '' }));
+    };
+    for (let i = 0; i < 5; i++) {
+      post(`s${i}`);
+      await new Promise((r) => setTimeout(r, 7));
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(flushed.length, 5);
+    for (const f of flushed) assert.ok(f.after >= 30, `${f.service} notified ${f.after.toFixed(3)} ms after it started`);
+    post('late');
+    d.stop();
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(flushed.length, 5, 'nothing sent after stop');
   });
 });

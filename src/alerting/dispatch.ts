@@ -23,6 +23,9 @@ export const MIN_NOTIFY_TIMEOUT_MS = 10_000;
 
 export const MAINTENANCE_INTERVAL_MS = 30_000;
 
+/** How early a precise timer's coarse part fires (ms); the rest is waited out turn by turn. */
+const PRECISE_LEAD_MS = 2;
+
 export interface DispatcherDeps {
   now: () => number;
   logger: Logger;
@@ -38,6 +41,7 @@ export class AggregationGroup {
   route: Route;
   private readonly alerts = new Map<string, Alert>();
   private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
   /** When the next flush is due (ms). */
   nextFlushAt = 0;
   hasFlushed = false;
@@ -51,16 +55,38 @@ export class AggregationGroup {
     this.groupKey = `${route.key}:${labels.toString()}`;
   }
 
-  /** Starts the group_wait timer. */
+  /** Starts the group_wait timer (precise: the first notification is the one that pages). */
   start(): void {
-    this.schedule(this.route.opts.groupWait);
+    this.schedule(this.route.opts.groupWait, true);
   }
 
-  private schedule(ms: number): void {
+  /**
+   * Flushes after `ms`. Node's timers fire up to about a millisecond late (millisecond loop
+   * clock); with `precise` the timer is set PRECISE_LEAD_MS early and the last stretch is
+   * waited out on the high-resolution clock, a turn of the event loop at a time (I/O goes on).
+   */
+  private schedule(ms: number, precise = false): void {
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.immediate = undefined;
     this.nextFlushAt = this.deps.now() + ms;
-    this.timer = setTimeout(() => void this.tick(), ms);
+    if (!precise || ms <= PRECISE_LEAD_MS) {
+      this.timer = setTimeout(() => void this.tick(), ms);
+      return;
+    }
+    const deadline = performance.now() + ms;
+    const spin = () => {
+      this.immediate = undefined;
+      this.timer = undefined;
+      if (this.stopped) return;
+      const left = deadline - performance.now();
+      if (left <= 0) void this.tick();
+      // The loop clock the timer ran on can lag the real one: wait again, coarsely.
+      else if (left > PRECISE_LEAD_MS + 1) this.timer = setTimeout(spin, left - PRECISE_LEAD_MS);
+      else this.immediate = setImmediate(spin);
+    };
+    this.timer = setTimeout(spin, ms - PRECISE_LEAD_MS);
   }
 
   insert(a: Alert): void {
@@ -153,7 +179,9 @@ export class AggregationGroup {
   stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
     this.timer = undefined;
+    this.immediate = undefined;
   }
 }
 

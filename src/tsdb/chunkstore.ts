@@ -248,6 +248,8 @@ export class ChunkMetas {
   words: Uint16Array;
   n: Uint16Array;
   next: Int32Array;
+  /** Per chunk: 0 = block codec, 1 = XOR words still to be re-encoded (see Head.deferSealEncoding). */
+  enc: Uint8Array;
   private free: number[] = [];
   private top = 0;
   count = 0;
@@ -260,6 +262,7 @@ export class ChunkMetas {
     this.words = new Uint16Array(capacity);
     this.n = new Uint16Array(capacity);
     this.next = new Int32Array(capacity);
+    this.enc = new Uint8Array(capacity);
   }
 
   alloc(): number {
@@ -271,6 +274,7 @@ export class ChunkMetas {
 
   release(i: number): void {
     this.count--;
+    this.enc[i] = 0;
     this.free.push(i);
   }
 
@@ -284,10 +288,13 @@ export class ChunkMetas {
     this.words = g16(this.words);
     this.n = g16(this.n);
     this.next = gi(this.next);
+    const enc = new Uint8Array(cap);
+    enc.set(this.enc);
+    this.enc = enc;
     this.capacity = cap;
   }
 
   bytes(): number {
-    return this.capacity * (8 + 8 + 4 + 2 + 2 + 4) + this.free.length * 8;
+    return this.capacity * (8 + 8 + 4 + 2 + 2 + 4 + 1) + this.free.length * 8;
   }
 }

@@ -5,6 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import pino from 'pino';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Registry } from 'prom-client';
@@ -331,12 +332,20 @@ describe('WAL replay', () => {
       const before = await read(db, [new Matcher('=~', '__name__', 'r.*')]);
       // Like kill -9: no checkpoint, the WAL is all there is.
       await db.close();
-      db = await openTsdb(opts);
+      const logs: string[] = [];
+      db = await openTsdb({ ...opts, logger: pino({ level: 'info' }, { write: (line: string) => void logs.push(line) }) });
       try {
         assert.ok(db.replayInfo.samples > 524_288, `${db.replayInfo.samples} samples replayed`);
+        // Read at once: full chunks replay sealed are still XOR-encoded.
         const after = await read(db, [new Matcher('=~', '__name__', 'r.*')]);
         assert.equal(after.length, before.length);
         assert.deepEqual(after, before);
+        // Then re-encoded in the background; the samples are the same.
+        for (let i = 0; i < 500 && !logs.some((l) => l.includes('chunks sealed during replay re-encoded')); i++) await new Promise((r) => setTimeout(r, 10));
+        const done = logs.find((l) => l.includes('chunks sealed during replay re-encoded'));
+        assert.ok(done, 'background re-encoding finished');
+        assert.ok((JSON.parse(done) as { chunks: number }).chunks > 3000, done);
+        assert.deepEqual(await read(db, [new Matcher('=~', '__name__', 'r.*')]), before);
       } finally {
         await db.close();
       }

@@ -497,6 +497,7 @@ export class Tsdb implements Storage {
         db.timer.unref();
       }
       db.cachedWalBytes = dirBytes(db.walDir);
+      db.encodeDeferredInBackground();
       db.logger.info(
         { dir: db.dir, blocks: db.blocks.length, series: db.head.numSeries, durationMs: Math.round(performance.now() - t0) },
         'TSDB started',
@@ -510,6 +511,26 @@ export class Tsdb implements Storage {
 
   isClosed(): boolean {
     return this.closed;
+  }
+
+  /**
+   * Re-encodes the chunks replay sealed as XOR words with the block codec, in slices of about
+   * 10 ms between which appends and queries go on. Until then they are read as XOR; a
+   * checkpoint re-encodes whatever is left first.
+   */
+  private encodeDeferredInBackground(): void {
+    const total = this.head.deferredSealCount;
+    if (total === 0) return;
+    const t0 = performance.now();
+    const step = (): void => {
+      if (this.closed) return;
+      if (this.head.encodeDeferredChunks(10) > 0) {
+        setTimeout(step, 1).unref();
+        return;
+      }
+      this.logger.info({ chunks: total, durationMs: Math.round(performance.now() - t0) }, 'chunks sealed during replay re-encoded');
+    };
+    setTimeout(step, 1).unref();
   }
 
   blocksSnapshot(): readonly Block[] {
@@ -624,7 +645,14 @@ export class Tsdb implements Storage {
 
   /** Loads the checkpoint and replays the segments after it; returns the last segment index. */
   private replay(): number {
-    const r = replayWal(this.head, this.walDir, { logger: this.logger, repair: true });
+    // Full chunks stay XOR-encoded until after start-up (encodeDeferredInBackground).
+    this.head.deferSealEncoding = true;
+    let r: ReturnType<typeof replayWal>;
+    try {
+      r = replayWal(this.head, this.walDir, { logger: this.logger, repair: true });
+    } finally {
+      this.head.deferSealEncoding = false;
+    }
     this.walCorruptions += r.corruptions;
     this.lastCheckpointSegment = r.checkpoint;
     this.remapAfterReplay = r.remap;

@@ -222,6 +222,14 @@ export class HeadSeries implements Series {
 export class Head {
   readonly chunkRange: number;
   readonly samplesPerChunk: number;
+  /**
+   * While set, full chunks are sealed as their XOR words instead of being re-encoded with the
+   * block codec (WAL replay: re-encoding is a fifth of its time once chunks fill); readers
+   * decode them as XOR. `encodeDeferredChunks` re-encodes them later.
+   */
+  deferSealEncoding = false;
+  private deferredChunks = new Int32Array(1024);
+  private deferredN = 0;
   onSeriesCreated: ((slot: number) => void) | undefined;
 
   // ---- series slots (struct of arrays) ----
@@ -648,14 +656,27 @@ export class Head {
     const loc = st.i[uo + U_LOC]!;
     const n = st.u[uo + U_NCAP]! & 0xffff;
     if (loc < 0 || n === 0) return;
-    const dec = sealDecoder;
-    dec.reset(this.slab.pages[loc >>> 16]!, loc & 0xffff, n, st.f[fo + F_MINT]!);
-    dec.fill(sealT, sealV32, n);
-    sealWriter.reset();
-    const words = encodeBlockChunk(sealWriter, sealT, sealV, 0, n);
-    const aloc = this.arena.store(sealWriter.words, 0, words);
+    let aloc: number;
+    let words: number;
+    let enc = 0;
+    if (this.deferSealEncoding) {
+      // The XOR words as they are, with the two zeroed spare words a slot always has after
+      // its used bits (the decoder may look one word ahead).
+      words = ((st.u[uo + U_BITS]! + 31) >>> 5) + 2;
+      aloc = this.arena.store(this.slab.pages[loc >>> 16]!, loc & 0xffff, words);
+      enc = 1;
+    } else {
+      const dec = sealDecoder;
+      dec.reset(this.slab.pages[loc >>> 16]!, loc & 0xffff, n, st.f[fo + F_MINT]!);
+      dec.fill(sealT, sealV32, n);
+      sealWriter.reset();
+      words = encodeBlockChunk(sealWriter, sealT, sealV, 0, n);
+      aloc = this.arena.store(sealWriter.words, 0, words);
+    }
     const metas = this.metas;
     const m = metas.alloc();
+    metas.enc[m] = enc;
+    if (enc === 1) this.pushDeferred(m);
     metas.minT[m] = st.f[fo + F_MINT]!;
     metas.maxT[m] = st.f[fo + F_T]!;
     metas.loc[m] = aloc;
@@ -666,6 +687,51 @@ export class Head {
     this.freeSlot(loc);
     st.i[uo + U_LOC] = -1;
     st.u[uo + U_NCAP] = 0;
+  }
+
+  private pushDeferred(m: number): void {
+    if (this.deferredN === this.deferredChunks.length) {
+      const d = new Int32Array(this.deferredChunks.length * 2);
+      d.set(this.deferredChunks);
+      this.deferredChunks = d;
+    }
+    this.deferredChunks[this.deferredN++] = m;
+  }
+
+  /** Chunks sealed as XOR words while `deferSealEncoding` was on, not yet re-encoded. */
+  get deferredSealCount(): number {
+    return this.deferredN;
+  }
+
+  /**
+   * Re-encodes chunks sealed as XOR words (see `deferSealEncoding`) with the block codec, the
+   * newest first, until none is left or `budgetMs` has passed; returns how many are left.
+   * Readers that captured a chunk before keep decoding its old words (arena words are never
+   * rewritten in place).
+   */
+  encodeDeferredChunks(budgetMs = Infinity): number {
+    const metas = this.metas;
+    const end = performance.now() + budgetMs;
+    let i = 0;
+    while (this.deferredN > 0) {
+      const m = this.deferredChunks[--this.deferredN]!;
+      // Released meanwhile (truncation, deletion): enc was reset with it.
+      if (metas.enc[m] !== 1) continue;
+      const loc = metas.loc[m]!;
+      const n = metas.n[m]!;
+      sealDecoder.reset(this.arena.pages[Math.floor(loc / PAGE_WORDS)]!, loc % PAGE_WORDS, n, metas.minT[m]!);
+      sealDecoder.fill(sealT, sealV32, n);
+      sealWriter.reset();
+      const words = encodeBlockChunk(sealWriter, sealT, sealV, 0, n);
+      const nloc = this.arena.store(sealWriter.words, 0, words);
+      this.arena.release(loc, metas.words[m]!);
+      metas.loc[m] = nloc;
+      metas.words[m] = words;
+      metas.enc[m] = 0;
+      if ((++i & 255) === 0 && performance.now() >= end) break;
+    }
+    if (this.deferredN === 0 && this.deferredChunks.length > 1024) this.deferredChunks = new Int32Array(1024);
+    return this.deferredN;
   }
 
   private linkChunk(s: number, m: number): void {
@@ -1047,7 +1113,7 @@ export class Head {
       if (metas.maxT[m]! < mint) continue;
       if (metas.minT[m]! > maxt) return;
       const loc = metas.loc[m]!;
-      cap.add(CHUNK_SEALED, this.arena.pages[Math.floor(loc / PAGE_WORDS)]!, loc % PAGE_WORDS, metas.n[m]!, metas.minT[m]!, metas.maxT[m]!);
+      cap.add(metas.enc[m] === 1 ? CHUNK_OPEN : CHUNK_SEALED, this.arena.pages[Math.floor(loc / PAGE_WORDS)]!, loc % PAGE_WORDS, metas.n[m]!, metas.minT[m]!, metas.maxT[m]!);
     }
     const n = st.u[s * 16 + U_NCAP]! & 0xffff;
     if (n > 0) {

@@ -92,6 +92,8 @@ export function checkpointDirName(segment: number): string {
  * Yields to the event loop between slices. Returns the file size.
  */
 export async function writeSnapshot(walDir: string, segment: number, head: Head, files: FileOps, opts: { yieldEvery?: boolean } = {}): Promise<{ bytes: number; series: number }> {
+  // The snapshot format holds block-codec chunks only.
+  head.encodeDeferredChunks();
   const finalDir = path.join(walDir, checkpointDirName(segment));
   const tmpDir = finalDir + '.tmp';
   await fsp.rm(tmpDir, { recursive: true, force: true });
