@@ -13,12 +13,12 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Labels } from '../../src/model/index.ts';
 import { MemoryStorage } from '../../src/storage/index.ts';
 import { Engine, queryDataJson } from '../../src/promql/index.ts';
+import { freePort } from '../helpers/free-port.ts';
 
 const STEP_MS = 15_000;
 const POINTS = 241; // one hour
@@ -155,17 +155,6 @@ const QUERIES = [
   'group by (job) (up)',
   'count(count by (instance) (up))',
 ];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 type Sample = [number, string];
 interface ResultSeries {
