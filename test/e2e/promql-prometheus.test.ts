@@ -2,7 +2,7 @@
  * Differential check of the PromQL engine against a live Prometheus (Debian's 2.42): the same
  * samples are loaded into Prometheus (`promtool tsdb create-blocks-from openmetrics`) and into a
  * MemoryStorage, and the same instant and range queries are asked of both. Results must have
- * the same type, the same label sets and the same values (relative tolerance 1e-9).
+ * the same type, the same label sets and the same values (relative tolerance 1e-9; NaN equals NaN).
  *
  * Evaluation times sit 7 s off the 15 s sample grid so that no sample lies exactly on a range
  * or lookback boundary: Prometheus 3 (whose semantics Vigil follows) made those left-open,
@@ -56,6 +56,11 @@ function makeData(): Def[] {
         }
       }
       defs.push({ labels: { __name__: 'temperature_celsius', job, instance }, values: Array.from({ length: POINTS }, () => Math.round((rnd() * 60 - 10) * 100) / 100) });
+      // NaN and infinities now and then (aggregation, sorting and comparison corner cases).
+      defs.push({
+        labels: { __name__: 'odd_gauge', job, instance },
+        values: Array.from({ length: POINTS }, (_, k) => ((k + i) % 9 === 0 ? NaN : (k + i) % 13 === 0 ? Infinity : (k + i) % 17 === 0 ? -Infinity : Math.round(rnd() * 1e6) / 1e4)),
+      });
       const les = ['0.05', '0.1', '0.25', '0.5', '1', '2.5', '+Inf'];
       const counts = les.map(() => 0);
       const bucket = les.map((le) => ({ labels: { __name__: 'request_duration_seconds_bucket', job, instance, le }, values: [] as number[] }));
@@ -154,6 +159,27 @@ const QUERIES = [
   'avg(temperature_celsius) by (job)',
   'group by (job) (up)',
   'count(count by (instance) (up))',
+  'odd_gauge',
+  'max by (job) (odd_gauge)',
+  'min by (job) (odd_gauge)',
+  'sum by (job) (odd_gauge)',
+  'avg(odd_gauge)',
+  // Without NaN: with NaN or equal values in the running, topk/bottomk pick differently in 2.42
+  // (pop and push) than in 3 (replace the heap's root), whose semantics Vigil follows.
+  'topk(3, odd_gauge > -Inf)',
+  'bottomk(3, odd_gauge < +Inf)',
+  'sort(odd_gauge)',
+  'sort_desc(odd_gauge)',
+  'quantile(0.5, odd_gauge)',
+  'odd_gauge > 5',
+  'odd_gauge == bool odd_gauge',
+  'max_over_time(odd_gauge[5m])',
+  'min_over_time(odd_gauge[5m])',
+  'avg_over_time(odd_gauge[5m])',
+  'sum_over_time(odd_gauge[5m])',
+  'quantile_over_time(0.9, odd_gauge[5m])',
+  'count_values("v", odd_gauge)',
+  'clamp_max(odd_gauge, 5)',
 ];
 
 type Sample = [number, string];
