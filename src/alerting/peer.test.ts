@@ -230,4 +230,48 @@ receivers:
     assert.deepEqual(counts(r.am), ['{"alertname":"Load","service":"s0"} 1', '{"alertname":"Load","service":"s0"} 2', '{"alertname":"Load","service":"s0"} 3', '{"alertname":"Load","service":"s1"} 1', '{"alertname":"Load","service":"s1"} 2']);
     compare(r);
   });
+
+  test('nested routes with continue, group_by "...", per-route group_by, send_resolved false, max_alerts, and inhibition on an equal label both sides lack', async (t) => {
+    const skip = haveAlertmanager();
+    if (skip) return t.skip(skip);
+    const cfg = (base: string) => `route:
+  receiver: default
+  group_by: ['...']
+  group_wait: 1s
+  group_interval: 2s
+  repeat_interval: 1h
+  routes:
+  - matchers: ['team="db"']
+    receiver: db
+    continue: true
+    group_by: [alertname]
+    routes:
+    - matchers: ['severity="critical"']
+      receiver: db-critical
+  - matchers: ['team=~"db|infra"']
+    receiver: infra
+    group_by: [team]
+inhibit_rules:
+- source_matchers: ['severity="critical"', 'team="db"']
+  target_matchers: ['severity="warning"']
+  equal: [cluster]
+receivers:
+- name: default
+  webhook_configs: [{url: '${base}/default'}]
+- name: db
+  webhook_configs: [{url: '${base}/db', send_resolved: false}]
+- name: db-critical
+  webhook_configs: [{url: '${base}/dbc', max_alerts: 1}]
+- name: infra
+  webhook_configs: [{url: '${base}/infra'}]
+`;
+    const a = (alertname: string, team: string, severity: string, instance: string) => ({ labels: { alertname, team, severity, instance } });
+    const r = await sideBySide(cfg, [
+      { at: 0, post: [a('X', 'db', 'critical', 'i1'), a('X', 'db', 'warning', 'i2'), a('Y', 'infra', 'warning', 'i3'), a('Z', 'web', 'info', 'i4')] },
+      { at: 3.5, post: [a('X', 'db', 'critical', 'i5'), { ...a('Z', 'web', 'info', 'i4'), resolve: true }] },
+      { at: 6.5, post: [{ ...a('X', 'db', 'critical', 'i1'), resolve: true }, { ...a('X', 'db', 'critical', 'i5'), resolve: true }] },
+    ], 11);
+    assert.ok(r.am.some((n) => n.path === '/dbc'), 'the nested route was notified');
+    compare(r);
+  });
 });
