@@ -274,4 +274,41 @@ receivers:
     assert.ok(r.am.some((n) => n.path === '/dbc'), 'the nested route was notified');
     compare(r);
   });
+
+  test('time intervals (a mute interval that always holds, an active interval that never does) and a silence with regex and negative matchers', async (t) => {
+    const skip = haveAlertmanager();
+    if (skip) return t.skip(skip);
+    const cfg = (base: string) => `route:
+  receiver: default
+  group_by: [alertname, service]
+  group_wait: 1s
+  group_interval: 2s
+  repeat_interval: 1h
+  routes:
+  - matchers: ['service="muted"']
+    receiver: default
+    mute_time_intervals: [always]
+  - matchers: ['service="inactive"']
+    receiver: default
+    active_time_intervals: [long-ago]
+time_intervals:
+- name: always
+  time_intervals:
+  - times: [{start_time: '00:00', end_time: '24:00'}]
+- name: long-ago
+  time_intervals:
+  - years: ['1999']
+receivers:
+- name: default
+  webhook_configs: [{url: '${base}/default'}]
+`;
+    const a = (service: string, instance: string, env = 'prod') => ({ labels: { alertname: 'A', service, instance, env } });
+    const r = await sideBySide(cfg, [
+      { at: 0, silence: { id: 's', matchers: [{ name: 'instance', value: 'db-.*', isRegex: true }, { name: 'env', value: 'prod', isEqual: false }] } },
+      { at: 0.3, post: [a('muted', 'i1'), a('inactive', 'i2'), a('api', 'i3'), a('api', 'db-1', 'dev'), a('api', 'db-2', 'prod')] },
+      { at: 3.5, expire: 's' },
+    ], 7);
+    assert.ok(r.am.length >= 2, `Alertmanager sent ${r.am.length}`);
+    compare(r);
+  });
 });
