@@ -17,6 +17,7 @@ import { buildHttpApp, HealthRegistry, listen, type ApiDeps, type RunningHttpSer
 import type { StateStore } from '../state/index.ts';
 import { alertingSection } from './config.ts';
 import { AlertingService, type ServiceIntervals } from './service.ts';
+import { freePort } from '../../test/helpers/free-port.ts';
 
 export const AM_BIN = '/usr/bin/prometheus-alertmanager';
 export const AMTOOL_BIN = '/usr/bin/amtool';
@@ -173,13 +174,6 @@ export interface AlertmanagerProcess {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** Starts Debian's Alertmanager 0.25 with this configuration text, cluster off, a temp storage dir. */
 export async function startAlertmanager(configYaml: string, extraArgs: string[] = []): Promise<AlertmanagerProcess> {

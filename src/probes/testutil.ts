@@ -7,7 +7,6 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import net from 'node:net';
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
 import { parseConfig } from '../config/index.ts';
@@ -18,6 +17,7 @@ import { probesSection, type ProbesConfig } from './config.ts';
 import { ProbeManager } from './manager.ts';
 import { SampleBuffer } from './samples.ts';
 import type { ProbeOutcome, Prober } from './types.ts';
+import { freePort } from '../../test/helpers/free-port.ts';
 
 /** Parses a `probes:` section given as YAML (indented under `probes:`). */
 export function probesFromYaml(yaml: string, file = 'test.yml'): ProbesConfig {
@@ -80,17 +80,6 @@ export async function allStale(storage: MemoryStorage, name: string, match: Reco
   return series.length > 0 && series.every((s) => isStaleNaN(s.points[s.points.length - 1]!.v));
 }
 
-/** A TCP port that was free a moment ago (for programs that cannot listen on port 0). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface RunningExporter {
   url: string;

@@ -11,13 +11,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { Labels } from '../model/index.ts';
 import type { Appendable } from '../storage/index.ts';
+import { freePort } from '../../test/helpers/free-port.ts';
 
 const REPS = Number(process.env.BENCH_REPS ?? 10);
 const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 10);
@@ -116,16 +116,6 @@ async function loadVigil(dir: string, defs: SeriesDef[], t0: number, n: number):
   await db.close();
 }
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-    s.on('error', rej);
-  });
-}
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 

@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
@@ -20,6 +19,7 @@ import { alertmanagerConfigSchema, rulesAlertingSection } from './config.ts';
 import { RuleManager } from './manager.ts';
 import { AlertDispatcher, CollectingAlertSink, LogAlertSink } from './notifier.ts';
 import { capturingLogger, queryFor, silentLogger } from './testing.ts';
+import { freePort } from '../../test/helpers/free-port.ts';
 
 interface Captured {
   url: string;
@@ -170,15 +170,6 @@ test('alerting.alertmanagers config: defaults, v1 refused, auth exclusivity', ()
 const AM_BIN = 'prometheus-alertmanager'; // Debian's name for Alertmanager's binary
 const hasAm = !spawnSync(AM_BIN, ['--version']).error;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createNetServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 test('Alertmanager 0.25 receives what the rules fire, then the resolution', { skip: hasAm ? false : 'prometheus-alertmanager not installed (Debian package prometheus-alertmanager)', timeout: 60_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-am-'));

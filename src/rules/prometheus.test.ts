@@ -8,7 +8,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Hono } from 'hono';
@@ -18,6 +17,7 @@ import { registerRulesRoutes } from '../api/rules-routes.ts';
 import { ApiError, errorResponse, type ApiDeps } from '../api/index.ts';
 import { RuleManager } from './manager.ts';
 import { dump, queryFor, silentLogger } from './testing.ts';
+import { freePort } from '../../test/helpers/free-port.ts';
 
 const hasPrometheus = !spawnSync('prometheus', ['--version']).error;
 const skip = hasPrometheus ? false : 'prometheus not installed (Debian package prometheus): comparison skipped';
@@ -52,16 +52,6 @@ groups:
         expr: 'label_replace(vector(1), "i", "a", "", "") or label_replace(vector(1), "i", "b", "", "") or label_replace(vector(1), "i", "c", "", "") or label_replace(vector(1), "i", "d", "", "") or label_replace(vector(1), "i", "e", "", "") or label_replace(vector(1), "i", "f", "", "")'
 `;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -27,7 +27,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
@@ -39,6 +38,7 @@ import { ScrapeManager, resolveJob, scrapeConfigsSection } from '../scrape/index
 import { GLOBAL_DEFAULTS } from '../config/index.ts';
 import { AlertDispatcher, RuleManager, alertmanagerConfigSchema, engineQueryFunc } from './index.ts';
 import { sharedPath } from '../../test/helpers/shared-dir.ts';
+import { freePort } from '../../test/helpers/free-port.ts';
 
 const here = new URL('.', import.meta.url).pathname;
 const PEERS = sharedPath('bench/peers');
@@ -60,15 +60,6 @@ const med = (a: number[]) => {
 };
 const fmt = (v: number, d = 3) => (Number.isFinite(v) ? v.toFixed(d) : 'n/a');
 
-function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createNetServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-  });
-}
 
 function procCpuS(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

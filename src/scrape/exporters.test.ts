@@ -7,10 +7,10 @@ import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { MemoryStorage } from '../storage/index.ts';
 import { ScrapeManager } from './index.ts';
 import { jobsFromYaml, silentLogger, storedSamples, waitFor } from './testing.ts';
+import { freePort } from '../../test/helpers/free-port.ts';
 
 const children: ChildProcess[] = [];
 after(async () => {
@@ -22,16 +22,6 @@ after(async () => {
   }
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 async function startExporter(bin: string, args: (port: number) => string[], env: Record<string, string> = {}): Promise<string> {
   const port = await freePort();

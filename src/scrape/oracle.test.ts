@@ -7,25 +7,15 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryStorage } from '../storage/index.ts';
 import { ScrapeManager } from './index.ts';
 import { jobsFromYaml, silentLogger, startTestServer, storedSamples, waitFor } from './testing.ts';
+import { freePort } from '../../test/helpers/free-port.ts';
 
 const PROMETHEUS = '/usr/bin/prometheus';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 const EXPOSITION = `# HELP conflict A series whose labels clash with the target's.
 # TYPE conflict gauge

@@ -2,13 +2,13 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Labels } from '../model/index.ts';
 import { MemoryStorage } from '../storage/index.ts';
 import { compileRelabelConfigs, expandTemplate, hashMod, relabel, ScrapeManager } from './index.ts';
 import { jobsFromYaml, silentLogger, waitFor } from './testing.ts';
+import { freePort } from '../../test/helpers/free-port.ts';
 
 function rules(yaml: string) {
   const jobs = jobsFromYaml(`scrape_configs:\n  - job_name: x\n    relabel_configs:\n${yaml}`);
@@ -95,16 +95,6 @@ describe('scrape_configs validation', () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 describe('target labels against the real Prometheus 2.42', () => {
   const PROMETHEUS = '/usr/bin/prometheus';

@@ -14,7 +14,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -23,6 +22,7 @@ import type { Appendable, Appender, SeriesRef } from '../storage/index.ts';
 import { ScrapeManager } from './index.ts';
 import { jobsFromYaml } from './testing.ts';
 import { sharedPath } from '../../test/helpers/shared-dir.ts';
+import { freePort } from '../../test/helpers/free-port.ts';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf('--' + name);
@@ -35,16 +35,6 @@ const WINDOW = Number(arg('window', '40'));
 const PEER = !process.argv.includes('--no-peer') && existsSync('/usr/bin/prometheus');
 const SIMULATOR = sharedPath('bench/targets.mjs');
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
 

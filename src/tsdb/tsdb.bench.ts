@@ -28,6 +28,7 @@ import { ValueType, readSeriesRange } from '../storage/index.ts';
 import { openTsdb, type Tsdb } from './index.ts';
 import { dirBytes } from './fsops.ts';
 import { sharedPath } from '../../test/helpers/shared-dir.ts';
+import { freePort } from '../../test/helpers/free-port.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SHARED = sharedPath('bench');
@@ -70,18 +71,6 @@ function has(cmd: string): boolean {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    import('node:net').then(({ createServer }) => {
-      const s = createServer();
-      s.listen(0, '127.0.0.1', () => {
-        const port = (s.address() as { port: number }).port;
-        s.close(() => resolve(port));
-      });
-      s.on('error', reject);
-    });
-  });
-}
 
 const cpuNow = () => {
   const c = process.cpuUsage();
