@@ -8,21 +8,11 @@ import { openTsdb } from '../tsdb/index.ts';
 import { main } from './main.ts';
 import type { CommandIo } from './command.ts';
 import os from 'node:os';
-import { Matcher } from '../model/index.ts';
-import { collectSamples, type Queryable } from '../storage/index.ts';
+import { readSeries as read } from '../storage/testing.ts';
 
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-tsdb-'));
 const removeDir = (dir: string) => fs.rmSync(dir, { recursive: true, force: true });
 
-async function read(q: Queryable, name: string): Promise<Array<{ labels: string; ts: number[]; vs: Float64Array }>> {
-  const querier = q.querier(-1e15, 1e15);
-  try {
-    const set = await querier.select([new Matcher('=', '__name__', name)]);
-    return set.series.map((s) => ({ labels: s.labels.toString(), ...collectSamples(s.iterator()) }));
-  } finally {
-    querier.close();
-  }
-}
 
 
 function io(): CommandIo & { stdout: string; stderr: string } {

@@ -17,6 +17,25 @@ import { ValueType } from './interfaces.ts';
 import { StorageError } from './errors.ts';
 import { collectSamples, readSeriesRange } from './series.ts';
 
+/** A series as read back by `readSeries`: its labels as text and all its samples. */
+export interface ReadSeries {
+  labels: string;
+  ts: number[];
+  vs: Float64Array;
+}
+
+/** All series matching `__name__=name` (or the matchers given) in [mint, maxt], with their samples. */
+export async function readSeries(q: Queryable, matchers: Matcher[] | string, mint = -1e15, maxt = 1e15): Promise<ReadSeries[]> {
+  const ms = typeof matchers === 'string' ? [new Matcher('=', '__name__', matchers)] : matchers;
+  const querier = q.querier(mint, maxt);
+  try {
+    const set = await querier.select(ms);
+    return set.series.map((s) => ({ labels: s.labels.toString(), ...collectSamples(s.iterator()) }));
+  } finally {
+    querier.close();
+  }
+}
+
 export interface ContractHarness {
   appendable: Appendable;
   queryable(): Queryable;

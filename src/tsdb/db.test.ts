@@ -15,7 +15,8 @@ import { openTsdb, type Tsdb, type TsdbOptions } from './db.ts';
 import { listCheckpoints, listSegments } from './wal.ts';
 import { configureChunkCache } from './block.ts';
 import { dirBytes } from './fsops.ts';
-import { metricValues, read, removeDir, tempDir } from './testutil.ts';
+import { readSeries as read } from '../storage/testing.ts';
+import { metricValues, removeDir, tempDir } from './testutil.ts';
 
 const L = (rec: Record<string, string>) => Labels.fromRecord(rec);
 const HOUR = 3600_000;

@@ -13,7 +13,8 @@ import { Labels, Matcher } from '../model/index.ts';
 import { StorageError, readSeriesRange } from '../storage/index.ts';
 import { openTsdb, type TsdbOptions } from './db.ts';
 import { listSegments, segmentName } from './wal.ts';
-import { metricValues, read, removeDir, tempDir } from './testutil.ts';
+import { readSeries as read } from '../storage/testing.ts';
+import { metricValues, removeDir, tempDir } from './testutil.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const L = (rec: Record<string, string>) => Labels.fromRecord(rec);
