@@ -202,15 +202,20 @@ describe('corrupt blocks', () => {
     }
   });
 
+  /** Two blocks in `dir`, one bit of the first one's chunk data flipped, then the store opened. */
+  async function openWithCorruptChunk(dir: string) {
+    const [bad] = await twoBlocks(dir);
+    const chunks = path.join(dir, bad!, 'chunks', '000001');
+    const bytes = fs.readFileSync(chunks);
+    bytes[12]! ^= 0x01;
+    fs.writeFileSync(chunks, bytes);
+    return openTsdb(base(dir, { blockRange: 10_000 }));
+  }
+
   it('reports corrupt chunk data found while reading instead of returning wrong samples', async () => {
     const dir = tempDir();
     try {
-      const [bad] = await twoBlocks(dir);
-      const chunks = path.join(dir, bad!, 'chunks', '000001');
-      const bytes = fs.readFileSync(chunks);
-      bytes[12]! ^= 0x01;
-      fs.writeFileSync(chunks, bytes);
-      const db = await openTsdb(base(dir, { blockRange: 10_000 }));
+      const db = await openWithCorruptChunk(dir);
       try {
         const q = db.querier(-Infinity, Infinity);
         const set = await q.select([new Matcher('=', '__name__', 'b')]);
@@ -233,12 +238,7 @@ describe('corrupt blocks', () => {
   it('bulk reads report a corrupt chunk, again on every read while its page is cached', async () => {
     const dir = tempDir();
     try {
-      const [bad] = await twoBlocks(dir);
-      const chunks = path.join(dir, bad!, 'chunks', '000001');
-      const bytes = fs.readFileSync(chunks);
-      bytes[12]! ^= 0x01;
-      fs.writeFileSync(chunks, bytes);
-      const db = await openTsdb(base(dir, { blockRange: 10_000 }));
+      const db = await openWithCorruptChunk(dir);
       try {
         for (let round = 0; round < 2; round++) {
           const q = db.querier(-Infinity, Infinity);
