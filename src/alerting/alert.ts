@@ -6,7 +6,7 @@
  * `timeout` in place (senders re-send constantly; this keeps the heap still). Anyone who must
  * compare versions over time (an aggregation group's flush) copies.
  */
-import { Labels, compareStrings, isWellFormedUtf16, type PostableAlert } from '../model/index.ts';
+import { Labels, compareStrings, type PostableAlert } from '../model/index.ts';
 import { AlertingError } from './errors.ts';
 import { fingerprintPairs } from './fingerprint.ts';
 
@@ -73,33 +73,6 @@ export function compareLabelSets(a: Labels, b: Labels): number {
     if (x[i + 1] !== y[i + 1]) return compareStrings(x[i + 1]!, y[i + 1]!);
   }
   return 0;
-}
-
-const LEGACY_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-
-/**
- * A label set from a JSON object: empty values dropped (Alertmanager's removeEmptyLabels),
- * names sorted. Returns an error message for a non-string value or an invalid name.
- * `what` names the field in messages (`labels`, `annotations`).
- */
-export function labelsFromJson(obj: unknown, what: 'labels' | 'annotations'): Labels | string {
-  if (obj === undefined || obj === null) return Labels.EMPTY;
-  if (typeof obj !== 'object' || Array.isArray(obj)) return `${what} must be an object of strings`;
-  const rec = obj as Record<string, unknown>;
-  const keys = Object.keys(rec);
-  if (keys.length === 0) return Labels.EMPTY;
-  keys.sort(compareStrings);
-  const pairs: string[] = [];
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i]!;
-    const v = rec[k];
-    if (typeof v !== 'string') return `${what}: value of ${JSON.stringify(k)} must be a string`;
-    if (v === '') continue;
-    if (!LEGACY_NAME.test(k)) return `invalid name "${k}"`;
-    if (!isWellFormedUtf16(v)) return `invalid value "${v}"`;
-    pairs.push(k, v);
-  }
-  return Labels.fromSortedPairs(pairs);
 }
 
 /**

@@ -5,19 +5,15 @@
  * sets are interned by content (the same `Labels` object and fingerprint for the same labels),
  * annotations equal to the stored alert's are reused, and repeated timestamps are parsed once.
  */
-import { Labels, compareStrings } from '../model/index.ts';
+import { Labels, compareStrings, isLegacyLabelName, isWellFormedUtf16 } from '../model/index.ts';
 import type { Alert } from './alert.ts';
 import type { AlertStore } from './alerts.ts';
 import { fingerprintPairs } from './fingerprint.ts';
 
 const ZERO_TIME_MS = Date.parse('0001-01-01T00:00:00Z');
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
-const LEGACY_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const SEP = '\xff';
 const MAX_INTERNED = 200_000;
-
-/** ES2024's String.prototype.isWellFormed (Node 20 has it; the TypeScript lib here is ES2023). */
-const wellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 
 interface Interned {
   labels: Labels;
@@ -53,7 +49,7 @@ export class AlertDecoder {
 
   private validName(k: string): boolean {
     if (this.validNames.has(k)) return true;
-    if (!LEGACY_NAME.test(k)) return false;
+    if (!isLegacyLabelName(k)) return false;
     if (this.validNames.size < 10_000) this.validNames.add(k);
     return true;
   }
@@ -105,7 +101,7 @@ export class AlertDecoder {
       if (typeof v !== 'string') return `${what}: value of ${JSON.stringify(k)} must be a string`;
       if (v === '') continue;
       if (!this.validName(k)) return `invalid name "${k}"`;
-      if (!wellFormed(v)) return `invalid value "${v}"`;
+      if (!isWellFormedUtf16(v)) return `invalid value "${v}"`;
     }
     return keys;
   }

@@ -12,7 +12,7 @@ export {
 } from './config.ts';
 export type { AlertingSectionConfig, AlertmanagerConfig, AlertingOptions, RouteConfig, ReceiverConfig } from './config.ts';
 export type { Alert } from './alert.ts';
-export { labelsFromJson, validateAlert, resolvedAt } from './alert.ts';
+export { validateAlert, resolvedAt } from './alert.ts';
 export { fingerprintPairs } from './fingerprint.ts';
 export { parseMatcher, parseMatchers, matcherString, matchersString, matchesFilter, amMatcher } from './matchers.ts';
 export { Route } from './route.ts';

@@ -8,7 +8,7 @@ import type { Context, Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { compileAnchoredRe2, errorMessage, type Matcher } from '../model/index.ts';
 import {
-  AlertingError, alertmanagerYaml, fingerprintPairs, labelsFromJson, parseMatcher, silenceState,
+  AlertingError, alertmanagerYaml, fingerprintPairs, parseMatcher, silenceState,
   type Alert, type AlertingService, type AlertStatus, type AlertQuery,
 } from '../alerting/index.ts';
 import type { SilenceMatcherRecord, SilenceRecord } from '../state/index.ts';

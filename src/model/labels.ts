@@ -269,7 +269,12 @@ export function isValidLabelName(name: string): boolean {
   return name.length > 0 && isWellFormedUtf16(name);
 }
 
+/** ES2024's String.prototype.isWellFormed (native in Node 20; the TypeScript lib here is ES2023). */
+const nativeIsWellFormed = (String.prototype as { isWellFormed?: (this: string) => boolean }).isWellFormed;
+
+/** Whether `s` has no lone surrogate (so it encodes as UTF-8). */
 export function isWellFormedUtf16(s: string): boolean {
+  if (nativeIsWellFormed !== undefined) return nativeIsWellFormed.call(s);
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c >= 0xd800 && c <= 0xdbff) {
