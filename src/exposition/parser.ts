@@ -364,17 +364,16 @@ export class ExpositionParser {
 
   /** Whether the raw series bytes equal `other[start, start + length)` (no allocation). */
   seriesEquals(other: Uint8Array, start: number, length: number): boolean {
-    const s0 = this.seriesStart;
-    if (this.seriesEnd - s0 !== length) return false;
-    const b = this.buf;
-    for (let i = 0; i < length; i++) if (b[s0 + i] !== other[start + i]) return false;
-    return true;
+    return this.bytesEqual(this.seriesStart, this.seriesEnd, other, start, length);
   }
 
   /** Whether the current metadata/comment line's bytes equal `other[start, start + length)`. */
   lineEquals(other: Uint8Array, start: number, length: number): boolean {
-    const s0 = this.lineStartOffset;
-    if (this.lineEndOffset - s0 !== length) return false;
+    return this.bytesEqual(this.lineStartOffset, this.lineEndOffset, other, start, length);
+  }
+
+  private bytesEqual(s0: number, e0: number, other: Uint8Array, start: number, length: number): boolean {
+    if (e0 - s0 !== length) return false;
     const b = this.buf;
     for (let i = 0; i < length; i++) if (b[s0 + i] !== other[start + i]) return false;
     return true;
