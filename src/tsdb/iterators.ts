@@ -135,14 +135,7 @@ export class ChunkedIterator implements SampleIterator {
     let k = 0;
     for (let i = lo; i < hi; i++) {
       const t = bt[i]!;
-      let del = false;
-      for (let j = 0; j < d.length; j += 2) {
-        if (t >= d[j]! && t <= d[j + 1]!) {
-          del = true;
-          break;
-        }
-      }
-      if (del) continue;
+      if (inIntervals(t, d)) continue;
       bt[k] = t;
       bv32[2 * k] = bv32[2 * i]!;
       bv32[2 * k + 1] = bv32[2 * i + 1]!;
@@ -206,6 +199,12 @@ export class ChunkedIterator implements SampleIterator {
   }
 }
 
+/** Whether t lies in one of the closed intervals [d[0], d[1]], [d[2], d[3]], ... */
+function inIntervals(t: number, d: Float64Array): boolean {
+  for (let j = 0; j < d.length; j += 2) if (t >= d[j]! && t <= d[j + 1]!) return true;
+  return false;
+}
+
 /**
  * Removes the samples of buf[start, buf.n) inside deleted intervals ([start, end] pairs,
  * inclusive), keeping order; returns how many remain after `start`.
@@ -216,14 +215,7 @@ export function dropDeleted(buf: SampleBuffer, start: number, deleted: Float64Ar
   let k = start;
   for (let i = start; i < buf.n; i++) {
     const t = bt[i]!;
-    let del = false;
-    for (let j = 0; j < deleted.length; j += 2) {
-      if (t >= deleted[j]! && t <= deleted[j + 1]!) {
-        del = true;
-        break;
-      }
-    }
-    if (del) continue;
+    if (inIntervals(t, deleted)) continue;
     if (k !== i) {
       bt[k] = t;
       bv.copyWithin(k, i, i + 1);
