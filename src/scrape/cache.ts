@@ -11,6 +11,23 @@
 import type { Labels } from '../model/index.ts';
 import type { ExpositionParser } from '../exposition/index.ts';
 
+/**
+ * Writes `src[from, to)` into `arena` at `used`; returns the arena to keep using (the same one,
+ * or a copy twice as large, or larger, when it did not fit).
+ */
+export function appendBytes(arena: Uint8Array<ArrayBuffer>, used: number, src: Uint8Array, from: number, to: number): Uint8Array<ArrayBuffer> {
+  const need = used + (to - from);
+  if (need > arena.length) {
+    let size = arena.length * 2;
+    while (need > size) size *= 2;
+    const grown = new Uint8Array(size);
+    grown.set(arena.subarray(0, used));
+    arena = grown;
+  }
+  arena.set(src.subarray(from, to), used);
+  return arena;
+}
+
 export const FLAG_DROPPED = 1;
 /** The sample had no explicit timestamp: a stale marker is due when the series disappears. */
 export const FLAG_TRACK_STALE = 2;
@@ -69,14 +86,7 @@ export class SeriesCache {
     if (this.n === this.hashes.length) this.growEntries();
     if ((this.n + 1) * 2 > this.table.length) this.rehash(this.table.length * 2);
     const len = p.seriesEnd - p.seriesStart;
-    if (this.arenaLen + len > this.arena.length) {
-      let size = this.arena.length * 2;
-      while (this.arenaLen + len > size) size *= 2;
-      const a = new Uint8Array(size);
-      a.set(this.arena.subarray(0, this.arenaLen));
-      this.arena = a;
-    }
-    this.arena.set(p.input.subarray(p.seriesStart, p.seriesEnd), this.arenaLen);
+    this.arena = appendBytes(this.arena, this.arenaLen, p.input, p.seriesStart, p.seriesEnd);
     const e = this.n++;
     this.keyOff[e] = this.arenaLen;
     this.keyLen[e] = len;

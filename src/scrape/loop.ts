@@ -10,7 +10,7 @@ import { Labels, LabelsBuilder, METRIC_NAME, STALE_NAN, errorMessage, type Clock
 import { isSampleRejection, type Appendable, type Appender } from '../storage/index.ts';
 import { Entry, ExpositionParser, formatForContentType, type ExpositionFormat, type MetricType } from '../exposition/index.ts';
 import type { ResolvedJob } from './config.ts';
-import { FLAG_DROPPED, FLAG_TRACK_STALE, SeriesCache } from './cache.ts';
+import { FLAG_DROPPED, FLAG_TRACK_STALE, SeriesCache, appendBytes } from './cache.ts';
 import type { ScrapeHttpClient } from './http.ts';
 import { relabel, type CompiledRelabel } from './relabel.ts';
 import type { Target } from './target.ts';
@@ -73,14 +73,7 @@ class MetadataMemo {
 
   record(p: ExpositionParser, f: FamilyMeta): void {
     const len = p.lineEndOffset - p.lineStartOffset;
-    if (this.nextLen + len > this.nextArena.length) {
-      let size = this.nextArena.length * 2;
-      while (this.nextLen + len > size) size *= 2;
-      const g = new Uint8Array(size);
-      g.set(this.nextArena.subarray(0, this.nextLen));
-      this.nextArena = g;
-    }
-    this.nextArena.set(p.input.subarray(p.lineStartOffset, p.lineEndOffset), this.nextLen);
+    this.nextArena = appendBytes(this.nextArena, this.nextLen, p.input, p.lineStartOffset, p.lineEndOffset);
     this.nextOff.push(this.nextLen);
     this.nextLen += len;
     this.nextFam.push(f);
