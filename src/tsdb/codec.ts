@@ -489,15 +489,18 @@ const EMPTY_F64 = new Float64Array(0);
 /** Below this magnitude, sums of integers held in doubles are exact whatever the order. */
 const EXACT_SUM = 2 ** 51;
 
-/**
- * Sum of the packed values at indexes [i0, i0 + k) (exceptions patched; indexes are read in
- * increasing order, as with unpack): O(1) plus the exceptions for width 0. Summed in another
- * order than one by one, so used only where every partial sum stays exact (`sumIsExact`).
- */
+/** Whether `sumPacked` over k values of `pr` is exact: every partial sum stays below 2^51. */
 function sumIsExact(pr: PackedReader, k: number): boolean {
   return Math.abs(pr.base) * k < EXACT_SUM && pr.excMaxAbs * pr.excCount < EXACT_SUM;
 }
 
+/**
+ * Sum of the packed values at indexes [i0, i0 + k) (exceptions patched; indexes are read in
+ * increasing order, as with unpack): O(1) plus the exceptions for width 0. Summed in another
+ * order than one by one, so used only where every partial sum stays exact (`sumIsExact`).
+ * The bit extraction repeats `PackedReader.unpack`'s: both are inner loops of bulk reads and
+ * are kept as plain loops.
+ */
 function sumPacked(pr: PackedReader, w: Uint32Array, wbase: number, i0: number, k: number): number {
   const b = pr.base;
   const wd = pr.width;
