@@ -161,6 +161,13 @@ describe('query API', () => {
     assert.deepEqual(r.body.infos, ['PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: "up" (1:6)']);
   });
 
+  it('range queries give positions in the query text as sent (several lines)', async () => {
+    const text = 'sum(\n  rate(up[5m])\n)';
+    const r = await get(app, `/api/v1/query_range?query=${q(text)}&start=${T0 / 1000}&end=${(T0 + 600_000) / 1000}&step=60`);
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body.infos, ['PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: "up" (2:8)']);
+  });
+
   it('limit truncates series with a warning', async () => {
     const r = await get(app, `/api/v1/query?query=up&limit=1`);
     assert.equal(r.body.data.result.length, 1);

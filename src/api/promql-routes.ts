@@ -11,7 +11,7 @@ import type { Queryable, SeriesSet } from '../storage/index.ts';
 import { mergeSeriesSets } from '../storage/index.ts';
 import {
   BadQueryError, ParseError, QueryCanceledError, QueryError, QueryStorageError, QueryTimeoutError, TooManySamplesError, astToJson, formatQuery, labelsJson, parseMetricSelector,
-  queryDataJson, seriesCount, type Engine, type Expr, type QueryResult,
+  queryDataJson, seriesCount, type Engine, type QueryResult,
 } from '../promql/index.ts';
 import type { ApiDeps } from './deps.ts';
 import { errorResponse, type ApiErrorType } from './errors.ts';
@@ -210,15 +210,10 @@ export function registerPromqlRoutes(app: Hono, deps: ApiDeps): void {
       }
       const timeoutMs = parseTimeout(p);
       const lookbackDeltaMs = parseLookback(p);
-      let expr: Expr;
-      try {
-        expr = q.engine.parse(p.get('query'));
-      } catch (e) {
-        // Prometheus 2.x reports range-query parse errors without the parameter prefix.
-        throw new ParamError('bad_data', errorMessage(e));
-      }
-      const r = await q.engine.rangeQuery(q.queryable, expr, start, end, step, { timeoutMs, lookbackDeltaMs, signal: c.req.raw.signal }).catch((e: unknown) => {
-        throw e instanceof BadQueryError ? new ParamError('bad_data', e.message) : e;
+      // The query text goes to the engine as sent, so that warning positions refer to it.
+      // Prometheus 2.x reports range-query parse errors without the parameter prefix.
+      const r = await q.engine.rangeQuery(q.queryable, p.get('query'), start, end, step, { timeoutMs, lookbackDeltaMs, signal: c.req.raw.signal }).catch((e: unknown) => {
+        throw e instanceof BadQueryError || e instanceof ParseError ? new ParamError('bad_data', e.message) : e;
       });
       return queryResponse(c, r, limit);
     } catch (e) {
