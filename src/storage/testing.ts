@@ -12,7 +12,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Labels, Matcher, STALE_NAN, compareLabels, isStaleNaN, floatBits } from '../model/index.ts';
-import type { Appendable, Queryable, Series } from './interfaces.ts';
+import type { Appendable, Queryable } from './interfaces.ts';
 import { ValueType } from './interfaces.ts';
 import { StorageError } from './errors.ts';
 import { collectSamples, readSeriesRange } from './series.ts';
@@ -50,16 +50,6 @@ export interface ContractOptions {
 
 const L = (rec: Record<string, string>) => Labels.fromRecord(rec);
 
-async function readAll(q: Queryable, matchers: Matcher[], mint = -1e15, maxt = 1e15): Promise<Array<{ labels: string; ts: number[]; vs: Float64Array }>> {
-  const querier = q.querier(mint, maxt);
-  try {
-    const set = await querier.select(matchers);
-    return set.series.map((s: Series) => ({ labels: s.labels.toString(), ...collectSamples(s.iterator()) }));
-  } finally {
-    querier.close();
-  }
-}
-
 export function describeStorageContract(name: string, open: () => Promise<ContractHarness>, opts: ContractOptions = {}): void {
   const validates = opts.validatesOrder ?? true;
 
@@ -82,7 +72,7 @@ export function describeStorageContract(name: string, open: () => Promise<Contra
         }
         await app.commit();
         await h.seal();
-        const got = await readAll(h.queryable(), [new Matcher('=', '__name__', 'm')]);
+        const got = await readSeries(h.queryable(), [new Matcher('=', '__name__', 'm')]);
         assert.deepEqual(got.map((s) => s.labels), ['{__name__="m", job="a"}', '{__name__="m", job="b"}']);
         assert.equal(got[1]!.ts.length, 300);
         assert.equal(got[1]!.ts[299], 1000 + 299 * 15_000);
@@ -101,7 +91,7 @@ export function describeStorageContract(name: string, open: () => Promise<Contra
         app2.append(ref, lbls, 30, 3);
         await app2.commit();
         await h.seal();
-        const got = await readAll(h.queryable(), [new Matcher('=', '__name__', 'r')]);
+        const got = await readSeries(h.queryable(), [new Matcher('=', '__name__', 'r')]);
         assert.equal(got.length, 1);
         assert.deepEqual(got[0]!.ts, [10, 20, 30]);
       }));
@@ -117,7 +107,7 @@ export function describeStorageContract(name: string, open: () => Promise<Contra
         values.forEach((v, i) => app.append(0, L({ __name__: 'special' }), i * 1000, v));
         await app.commit();
         await h.seal();
-        const [s] = await readAll(h.queryable(), [new Matcher('=', '__name__', 'special')]);
+        const [s] = await readSeries(h.queryable(), [new Matcher('=', '__name__', 'special')]);
         assert.ok(s);
         assert.ok(isStaleNaN(s.vs[0]!), 'stale marker kept');
         assert.ok(Number.isNaN(s.vs[1]!) && !isStaleNaN(s.vs[1]!), 'plain NaN stays a plain NaN');
@@ -134,7 +124,7 @@ export function describeStorageContract(name: string, open: () => Promise<Contra
         await app.commit();
         await h.seal();
         const q = h.queryable();
-        const names = async (...ms: Matcher[]) => (await readAll(q, ms)).map((s) => s.labels);
+        const names = async (...ms: Matcher[]) => (await readSeries(q, ms)).map((s) => s.labels);
         assert.equal((await names(new Matcher('=~', '__name__', '.+'))).length, 4);
         assert.deepEqual(await names(new Matcher('=', '__name__', 'a'), new Matcher('=', 'env', '')), ['{__name__="a", code="404"}']);
         assert.deepEqual(await names(new Matcher('=', '__name__', 'a'), new Matcher('!=', 'env', 'prod')), ['{__name__="a", code="404"}', '{__name__="a", code="500", env="dev"}']);
@@ -151,7 +141,7 @@ export function describeStorageContract(name: string, open: () => Promise<Contra
         for (let t = 0; t <= 100_000; t += 10_000) app.append(0, L({ __name__: 't' }), t, t / 1000);
         await app.commit();
         await h.seal();
-        const [s] = await readAll(h.queryable(), [new Matcher('=', '__name__', 't')], 25_000, 60_000);
+        const [s] = await readSeries(h.queryable(), [new Matcher('=', '__name__', 't')], 25_000, 60_000);
         assert.deepEqual(s!.ts, [30_000, 40_000, 50_000, 60_000]);
         const querier = h.queryable().querier(-Infinity, Infinity);
         const set = await querier.select([new Matcher('=', '__name__', 't')]);
@@ -199,12 +189,12 @@ export function describeStorageContract(name: string, open: () => Promise<Contra
         for (let i = 0; i < ts.length; i++) ref = app.append(ref, lbls, ts[i]!, vs[i]!);
         await app.commit();
         await h.seal();
-        const [all] = await readAll(h.queryable(), [new Matcher('=', '__name__', 'long')]);
+        const [all] = await readSeries(h.queryable(), [new Matcher('=', '__name__', 'long')]);
         assert.deepEqual(all!.ts, ts);
         for (let i = 0; i < vs.length; i++) assert.equal(all!.vs[i], vs[i], `value ${i}`);
         const lo = ts[500]!;
         const hi = ts[1500]!;
-        const [mid] = await readAll(h.queryable(), [new Matcher('=', '__name__', 'long')], lo, hi);
+        const [mid] = await readSeries(h.queryable(), [new Matcher('=', '__name__', 'long')], lo, hi);
         assert.deepEqual(mid!.ts, ts.slice(500, 1501));
         const q = h.queryable().querier(-Infinity, Infinity);
         const set = await q.select([new Matcher('=', 'k', 'v')]);
@@ -297,13 +287,13 @@ export function describeStorageContract(name: string, open: () => Promise<Contra
         await app.commit();
         await h.seal();
         const q = h.queryable();
-        const got = await readAll(q, [new Matcher('=~', '__name__', 'metric_.*')]);
+        const got = await readSeries(q, [new Matcher('=~', '__name__', 'metric_.*')]);
         assert.deepEqual(got.map((s) => s.labels), sets.sort(compareLabels).map((l) => l.toString()));
-        const inter = await readAll(q, [new Matcher('=', '__name__', 'metric_1'), new Matcher('=', 'shard', '4')]);
+        const inter = await readSeries(q, [new Matcher('=', '__name__', 'metric_1'), new Matcher('=', 'shard', '4')]);
         assert.equal(inter.length, 10);
-        const prefix = await readAll(q, [new Matcher('=~', 'id', 'x1[0-9]')]);
+        const prefix = await readSeries(q, [new Matcher('=~', 'id', 'x1[0-9]')]);
         assert.deepEqual(prefix.map((s) => /id="(x\d+)"/.exec(s.labels)![1]).sort(), ['x10', 'x11', 'x12', 'x13', 'x14', 'x15', 'x16', 'x17', 'x18', 'x19']);
-        const alt = await readAll(q, [new Matcher('=~', 'id', 'x1|x299|nope'), new Matcher('!=', 'shard', '9')]);
+        const alt = await readSeries(q, [new Matcher('=~', 'id', 'x1|x299|nope'), new Matcher('!=', 'shard', '9')]);
         assert.deepEqual(alt.map((s) => /id="(x\d+)"/.exec(s.labels)![1]), ['x1']);
         const querier = q.querier(-Infinity, Infinity);
         assert.deepEqual(await querier.labelValues('__name__'), ['metric_0', 'metric_1', 'metric_2']);
@@ -325,7 +315,7 @@ export function describeStorageContract(name: string, open: () => Promise<Contra
           assert.throws(() => app2.append(0, lbls, 250, 9), (e: unknown) => e instanceof StorageError && e.code === 'out_of_order_sample');
           await app2.commit();
           await h.seal();
-          const [s] = await readAll(h.queryable(), [new Matcher('=', '__name__', 'ooo')]);
+          const [s] = await readSeries(h.queryable(), [new Matcher('=', '__name__', 'ooo')]);
           assert.deepEqual(s!.ts, [100, 200, 300]);
         }));
 
@@ -340,7 +330,7 @@ export function describeStorageContract(name: string, open: () => Promise<Contra
           assert.throws(() => app2.append(0, lbls, 100, 2), (e: unknown) => e instanceof StorageError && e.code === 'duplicate_sample_for_timestamp');
           await app2.commit();
           await h.seal();
-          const [s] = await readAll(h.queryable(), [new Matcher('=', '__name__', 'dup')]);
+          const [s] = await readSeries(h.queryable(), [new Matcher('=', '__name__', 'dup')]);
           assert.deepEqual(s!.ts, [100]);
           assert.equal(s!.vs[0], 1);
         }));
@@ -356,7 +346,7 @@ export function describeStorageContract(name: string, open: () => Promise<Contra
           await app2.commit();
           await assert.rejects(app2.commit(), (e: unknown) => e instanceof StorageError && e.code === 'appender_closed');
           await h.seal();
-          assert.deepEqual(await readAll(h.queryable(), [new Matcher('=', '__name__', 'rb')]), []);
+          assert.deepEqual(await readSeries(h.queryable(), [new Matcher('=', '__name__', 'rb')]), []);
         }));
     }
   });

@@ -79,19 +79,6 @@ class SampleBuffer implements StorageSampleBuffer {
     }
     return this.words;
   }
-  push(t: number, v: number): void {
-    if (this.n === this.ts.length) {
-      const t2 = new Float64Array(this.n * 2);
-      t2.set(this.ts);
-      const v2 = new Float64Array(this.n * 2);
-      v2.set(this.vs);
-      this.ts = t2;
-      this.vs = v2;
-    }
-    this.ts[this.n] = t;
-    this.vs[this.n] = v;
-    this.n++;
-  }
 }
 
 export class Evaluator {
