@@ -35,6 +35,16 @@ export function getBit(w: Uint32Array, base: number, p: number): number {
   return (w[base + (p >>> 5)]! >>> (31 - (p & 31))) & 1;
 }
 
+const sameBitsF64 = new Float64Array(2);
+const sameBitsU32 = new Uint32Array(sameBitsF64.buffer);
+
+/** Whether two doubles have the same bits (NaN payloads, the stale marker and -0 told apart). */
+export function sameBits(a: number, b: number): boolean {
+  sameBitsF64[0] = a;
+  sameBitsF64[1] = b;
+  return sameBitsU32[0] === sameBitsU32[2] && sameBitsU32[1] === sameBitsU32[3];
+}
+
 /** Number of bits needed to write the non-negative integer `x` (x ≤ 2^53). */
 export function bitLength(x: number): number {
   if (x < 4294967296) return 32 - Math.clz32(x);

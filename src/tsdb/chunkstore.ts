@@ -45,10 +45,6 @@ export class Slab {
   private readonly sparePages: Uint32Array[] = [];
   usedSlots = 0;
 
-  classOf(loc: number): number {
-    return this.pageClass[Math.floor(loc / PAGE_WORDS)]!;
-  }
-
   /** A zeroed slot of class `cls`. */
   alloc(cls: number): number {
     this.usedSlots++;

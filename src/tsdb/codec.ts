@@ -23,7 +23,7 @@
  * The first timestamp is the chunk's minT, kept in the block index.
  */
 import { growSampleBuffer, type SampleBuffer } from '../storage/index.ts';
-import { BitWriter, bitLength, getBits, putBits, zigzag, unzigzag } from './bits.ts';
+import { BitWriter, bitLength, getBits, putBits, sameBits, zigzag, unzigzag } from './bits.ts';
 
 export const T_SINGLE = 0;
 export const T_CONST = 1;
@@ -39,16 +39,9 @@ const POW10: number[] = [];
 for (let e = 0; e <= 15; e++) POW10.push(10 ** e);
 const MAX_MANTISSA = 2 ** 51;
 
+/** Scratch for reading a double's two 32-bit words. */
 const f64 = new Float64Array(1);
 const u32 = new Uint32Array(f64.buffer);
-
-function sameBits(a: number, b: number): boolean {
-  f64[0] = a;
-  const lo = u32[0];
-  const hi = u32[1];
-  f64[0] = b;
-  return lo === u32[0] && hi === u32[1];
-}
 
 /** Smallest e with round(v·10^e)/10^e === v (same bits), or -1. */
 function decimalExponent(v: number): number {
@@ -93,11 +86,6 @@ function zz(x: number): number {
   return x >= -1073741824 && x < 1073741824 ? ((x << 1) ^ (x >> 31)) >>> 0 : zigzag(x);
 }
 
-/** Bit length of a non-negative safe integer (inlined form of bits.ts' bitLength). */
-function blen(x: number): number {
-  return x < 4294967296 ? 32 - Math.clz32(x) : 64 - Math.clz32(Math.floor(x / 4294967296));
-}
-
 /** Chooses mode, base and width for packing xs[0..c) in O(c): histograms of bit lengths. */
 function planPack(xs: Float64Array, c: number): PackPlan {
   if (c === 0) return { mode: 0, base: 0, width: 0, cost: 0 };
@@ -107,13 +95,13 @@ function planPack(xs: Float64Array, c: number): PackPlan {
   histZig.fill(0);
   for (let i = 0; i < c; i++) {
     const x = xs[i]!;
-    histFor[blen(x - min)]!++;
-    histZig[blen(zz(x))]!++;
+    histFor[bitLength(x - min)]!++;
+    histZig[bitLength(zz(x))]!++;
   }
   const best: PackPlan = { mode: 0, base: min, width: 0, cost: Infinity };
   for (let mode = 0; mode < 2; mode++) {
     const h = mode === 0 ? histFor : histZig;
-    const overhead = 1 + (mode === 0 ? 6 + blen(zigzag(min)) : 0) + 6 + 12;
+    const overhead = 1 + (mode === 0 ? 6 + bitLength(zigzag(min)) : 0) + 6 + 12;
     // Walking widths down from 53: exceptions are the values longer than the width.
     let excBits = 0;
     let top = 53;

@@ -40,6 +40,7 @@ import { registerTsdbMetrics, type TsdbMetrics } from './metrics.ts';
 import { checkpointDirName, writeSnapshot } from './snapshot.ts';
 import { WalWriter, listCheckpoints, listSegments, segmentName } from './wal.ts';
 import { replayWal } from './replay.ts';
+import { sameBits } from './bits.ts';
 
 export const DEFAULT_BLOCK_RANGE_MS = 2 * 3600 * 1000;
 export const DEFAULT_RETENTION_MS = 15 * 24 * 3600 * 1000;
@@ -112,13 +113,6 @@ const ERR_OUT_OF_BOUNDS = new StorageError('out_of_bounds');
 const ERR_APPENDER_CLOSED = new StorageError('appender_closed');
 const ERR_CLOSED = new StorageError('closed');
 
-const f64 = new Float64Array(2);
-const u32 = new Uint32Array(f64.buffer);
-function sameBits(a: number, b: number): boolean {
-  f64[0] = a;
-  f64[1] = b;
-  return u32[0] === u32[2] && u32[1] === u32[3];
-}
 
 function fillRefs(head: Head, slots: Int32Array, refs: Float64Array, n: number): void {
   const gen = head.gen;

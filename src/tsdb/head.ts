@@ -19,7 +19,7 @@ import { ChunkedIterator, type ChunkCursor } from './iterators.ts';
 import { BitWriter } from './bits.ts';
 import { BlockChunkDecoder, encodeBlockChunk } from './codec.ts';
 import { EMPTY_POSTINGS, PostingList, intersect, postingSize, postingView, subtract, unionMany, type Posting } from './postings.ts';
-import { F_DELTA, F_MINT, F_T, F_V, MAX_SAMPLE_BITS, SeriesState, U_BITS, U_FIRST, U_LAST, U_LOC, U_LT, U_NCAP, U_POWNER, U_PIDX, U_VHI, U_VLO, XorDecoder, xorFirst, xorNext } from './xor.ts';
+import { F_DELTA, F_MINT, F_T, MAX_SAMPLE_BITS, SeriesState, U_BITS, U_FIRST, U_LAST, U_LOC, U_LT, U_NCAP, U_POWNER, U_VHI, U_VLO, XorDecoder, xorFirst, xorNext } from './xor.ts';
 
 /** Slots per generation in a series ref. */
 export const SLOT_SPACE = 2 ** 27;
@@ -30,8 +30,6 @@ export const APPEND_DUPLICATE_SAME = 2;
 export const APPEND_DUPLICATE = 3;
 export const APPEND_OUT_OF_BOUNDS = 4;
 
-const f64 = new Float64Array(2);
-const u32 = new Uint32Array(f64.buffer);
 /**
  * An open (XOR) chunk is sealed once it holds this many bits, before 120 samples when values
  * compress badly in XOR (e.g. decimals with a few digits): sealed chunks use the much denser
@@ -45,16 +43,21 @@ const sealT = new Float64Array(128);
 const sealV = new Float64Array(128);
 const sealV32 = new Uint32Array(sealV.buffer);
 const sealWriter = new BitWriter(512);
+/**
+ * Re-encodes the XOR chunk of n samples at `w[base..]` (first timestamp minT) with the block
+ * codec into `sealWriter`; returns its length in words.
+ */
+function encodeXorAsBlock(w: Uint32Array, base: number, n: number, minT: number): number {
+  sealDecoder.reset(w, base, n, minT);
+  sealDecoder.fill(sealT, sealV32, n);
+  sealWriter.reset();
+  return encodeBlockChunk(sealWriter, sealT, sealV, 0, n);
+}
+
 /** One-sample input buffers of appendSample. */
 const sampleT = new Float64Array(1);
 const sampleV = new Float64Array(1);
 const sampleV32 = new Uint32Array(sampleV.buffer);
-
-function sameBits(a: number, b: number): boolean {
-  f64[0] = a;
-  f64[1] = b;
-  return u32[0] === u32[2] && u32[1] === u32[3];
-}
 
 /** FNV-1a over the pairs with separators (identity of a label set inside the head). */
 export function hashPairs(pairs: readonly string[]): number {
@@ -208,14 +211,15 @@ export class HeadSeries implements Series {
     return this.cap.maxTs[this.to - 1]!;
   }
 
-  /** Raw access for block writing: chunk count and each chunk's XOR words. */
+  /** Number of chunks captured (`vigil tsdb stats` counts their samples). */
   chunkCount(): number {
     return this.to - this.from;
   }
 
-  chunk(i: number): { sealed: boolean; page: Uint32Array; off: number; n: number; minT: number; maxT: number } {
+  /** Chunk i of the capture: its sample count and time range. */
+  chunk(i: number): { n: number; minT: number; maxT: number } {
     const j = this.from + i;
-    return { sealed: this.cap.kinds[j] === CHUNK_SEALED, page: this.cap.pages[j]!, off: this.cap.offs[j]!, n: this.cap.ns[j]!, minT: this.cap.minTs[j]!, maxT: this.cap.maxTs[j]! };
+    return { n: this.cap.ns[j]!, minT: this.cap.minTs[j]!, maxT: this.cap.maxTs[j]! };
   }
 }
 
@@ -530,11 +534,6 @@ export class Head {
     return this.st.f[s * 8 + F_T]!;
   }
 
-  /** Last value of a slot. */
-  lastV(s: number): number {
-    return this.st.f[s * 8 + F_V]!;
-  }
-
   /** Samples in the open chunk of a slot. */
   openCount(s: number): number {
     return this.st.u[s * 16 + U_NCAP]! & 0xffff;
@@ -666,11 +665,7 @@ export class Head {
       aloc = this.arena.store(this.slab.pages[loc >>> 16]!, loc & 0xffff, words);
       enc = 1;
     } else {
-      const dec = sealDecoder;
-      dec.reset(this.slab.pages[loc >>> 16]!, loc & 0xffff, n, st.f[fo + F_MINT]!);
-      dec.fill(sealT, sealV32, n);
-      sealWriter.reset();
-      words = encodeBlockChunk(sealWriter, sealT, sealV, 0, n);
+      words = encodeXorAsBlock(this.slab.pages[loc >>> 16]!, loc & 0xffff, n, st.f[fo + F_MINT]!);
       aloc = this.arena.store(sealWriter.words, 0, words);
     }
     const metas = this.metas;
@@ -718,11 +713,7 @@ export class Head {
       // Released meanwhile (truncation, deletion): enc was reset with it.
       if (metas.enc[m] !== 1) continue;
       const loc = metas.loc[m]!;
-      const n = metas.n[m]!;
-      sealDecoder.reset(this.arena.pages[Math.floor(loc / PAGE_WORDS)]!, loc % PAGE_WORDS, n, metas.minT[m]!);
-      sealDecoder.fill(sealT, sealV32, n);
-      sealWriter.reset();
-      const words = encodeBlockChunk(sealWriter, sealT, sealV, 0, n);
+      const words = encodeXorAsBlock(this.arena.page(loc), loc % PAGE_WORDS, metas.n[m]!, metas.minT[m]!);
       const nloc = this.arena.store(sealWriter.words, 0, words);
       this.arena.release(loc, metas.words[m]!);
       metas.loc[m] = nloc;

@@ -148,6 +148,10 @@ export function replayWal(head: Head, walDir: string, opts: { logger: Logger; re
   };
 }
 
+const EMPTY_I32 = new Int32Array(0);
+const EMPTY_F64 = new Float64Array(0);
+const EMPTY_U32 = new Uint32Array(0);
+
 /** Samples per batch (20 MB of buffers while replaying). */
 const BATCH_SAMPLES = 1 << 19;
 
@@ -159,17 +163,19 @@ const BATCH_SAMPLES = 1 << 19;
  * applied one by one.
  */
 class SampleBatch {
-  private slots = new Int32Array(BATCH_SAMPLES);
-  private ts = new Float64Array(BATCH_SAMPLES);
-  private vs32 = new Uint32Array(BATCH_SAMPLES * 2);
-  private sortedT = new Float64Array(BATCH_SAMPLES);
-  private sortedV32 = new Uint32Array(BATCH_SAMPLES * 2);
-  private sortedSlots = new Int32Array(BATCH_SAMPLES);
+  // Allocated by the first sample (~20 MB): a start with nothing to replay does not pay for them.
+  private slots = EMPTY_I32;
+  private ts = EMPTY_F64;
+  private vs32 = EMPTY_U32;
+  private sortedT = EMPTY_F64;
+  private sortedV32 = EMPTY_U32;
+  private sortedSlots = EMPTY_I32;
   private counts = new Int32Array(1024);
   private n = 0;
 
   /** Adds a sample; true when the batch is full (apply it). */
   add(slot: number, t: number, vlo: number, vhi: number): boolean {
+    if (this.slots.length === 0) this.allocate();
     const n = this.n;
     this.slots[n] = slot;
     this.ts[n] = t;
@@ -177,6 +183,15 @@ class SampleBatch {
     this.vs32[2 * n + 1] = vhi;
     this.n = n + 1;
     return this.n === BATCH_SAMPLES;
+  }
+
+  private allocate(): void {
+    this.slots = new Int32Array(BATCH_SAMPLES);
+    this.ts = new Float64Array(BATCH_SAMPLES);
+    this.vs32 = new Uint32Array(BATCH_SAMPLES * 2);
+    this.sortedT = new Float64Array(BATCH_SAMPLES);
+    this.sortedV32 = new Uint32Array(BATCH_SAMPLES * 2);
+    this.sortedSlots = new Int32Array(BATCH_SAMPLES);
   }
 
   apply(head: Head): void {
