@@ -5,7 +5,7 @@
  */
 import { mergeAlerts, resolvedAt, type Alert } from './alert.ts';
 
-export type AlertListener = (alert: Alert, previous: Alert | undefined) => void;
+export type AlertListener = (alert: Alert) => void;
 
 export class AlertStore {
   private readonly alerts = new Map<string, Alert>();
@@ -35,7 +35,7 @@ export class AlertStore {
   /**
    * Stores the alerts (merging with stored versions as Alertmanager does) and notifies
    * subscribers. A version that differs from the stored one only in `endsAt`, `updatedAt` and
-   * `timeout` updates the stored object in place (`previous` is then undefined for listeners).
+   * `timeout` updates the stored object in place; listeners get the stored object either way.
    */
   put(alerts: readonly Alert[], now: number): void {
     const listeners = this.listeners;
@@ -49,12 +49,12 @@ export class AlertStore {
           old.endsAt = a.endsAt;
           old.updatedAt = a.updatedAt;
           old.timeout = a.timeout;
-          for (let j = 0; j < listeners.length; j++) listeners[j]!(old, undefined);
+          for (let j = 0; j < listeners.length; j++) listeners[j]!(old);
           continue;
         }
       }
       this.alerts.set(a.fingerprint, a);
-      for (let j = 0; j < listeners.length; j++) listeners[j]!(a, old);
+      for (let j = 0; j < listeners.length; j++) listeners[j]!(a);
     }
   }
 

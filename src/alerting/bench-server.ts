@@ -26,7 +26,7 @@ const configFile = resolve(flag('config.file', 'alertmanager.yml'));
 const storage = resolve(flag('storage.path', 'data/'));
 const listen = flag('web.listen-address', '127.0.0.1:9093');
 const level = flag('log.level', 'info');
-const logger = pino({ level: level === 'warn' ? 'warn' : level });
+const logger = pino({ level });
 
 let store: StateStore;
 const pgUrl = process.env.VIGIL_STATE_POSTGRES_URL;

@@ -10,7 +10,8 @@ import type { Alert } from './alert.ts';
 import type { AlertStore } from './alerts.ts';
 import { fingerprintPairs } from './fingerprint.ts';
 
-const ZERO_TIME_MS = Date.parse('0001-01-01T00:00:00Z');
+/** Go's zero time.Time, which Alertmanager's API uses for "not set". */
+export const ZERO_TIME_MS = Date.parse('0001-01-01T00:00:00Z');
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 const SEP = '\xff';
 const MAX_INTERNED = 200_000;
@@ -18,6 +19,15 @@ const MAX_INTERNED = 200_000;
 interface Interned {
   labels: Labels;
   fingerprint: string;
+}
+
+/** Parses an API v2 time (RFC 3339); 0 for absent or Go's zero time; undefined when malformed. */
+export function parseAlertTime(v: unknown): number | undefined {
+  if (v === undefined || v === null || v === '') return 0;
+  if (typeof v !== 'string' || !RFC3339.test(v)) return undefined;
+  const ms = Date.parse(v);
+  if (Number.isNaN(ms)) return undefined;
+  return ms <= ZERO_TIME_MS ? 0 : ms;
 }
 
 export class AlertDecoder {
@@ -30,16 +40,14 @@ export class AlertDecoder {
 
   constructor(private readonly store?: AlertStore) {}
 
-  /** Parses an API time; 0 for absent or Go's zero time; undefined when malformed. */
+  /** parseAlertTime, remembering the last two texts (senders repeat the same times). */
   parseTime(v: unknown): number | undefined {
-    if (v === undefined || v === null || v === '') return 0;
-    if (typeof v !== 'string') return undefined;
-    if (v === this.lastTimeText) return this.lastTimeMs;
-    if (v === this.lastTimeText2) return this.lastTimeMs2;
-    if (!RFC3339.test(v)) return undefined;
-    const ms = Date.parse(v);
-    if (Number.isNaN(ms)) return undefined;
-    const out = ms <= ZERO_TIME_MS ? 0 : ms;
+    if (typeof v === 'string' && v !== '') {
+      if (v === this.lastTimeText) return this.lastTimeMs;
+      if (v === this.lastTimeText2) return this.lastTimeMs2;
+    }
+    const out = parseAlertTime(v);
+    if (out === undefined || typeof v !== 'string' || v === '') return out;
     this.lastTimeText2 = this.lastTimeText;
     this.lastTimeMs2 = this.lastTimeMs;
     this.lastTimeText = v;

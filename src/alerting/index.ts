@@ -24,3 +24,4 @@ export type { GroupView } from './dispatch.ts';
 export type { HistoryQuery, HistoryEntry } from './history.ts';
 export { AlertingError, NotifyError } from './errors.ts';
 export { routingTree, routesTest } from './routes-cli.ts';
+export { parseAlertTime, ZERO_TIME_MS } from './decode.ts';

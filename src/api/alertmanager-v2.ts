@@ -8,14 +8,12 @@ import type { Context, Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { compileAnchoredRe2, errorMessage, type Matcher } from '../model/index.ts';
 import {
-  AlertingError, alertmanagerYaml, fingerprintPairs, parseMatcher, silenceState,
+  AlertingError, ZERO_TIME_MS, alertmanagerYaml, parseAlertTime, parseMatcher, silenceState,
   type Alert, type AlertingService, type AlertStatus, type AlertQuery,
 } from '../alerting/index.ts';
 import type { SilenceMatcherRecord, SilenceRecord } from '../state/index.ts';
 import type { ApiDeps } from './deps.ts';
 
-const ZERO_TIME_MS = Date.parse('0001-01-01T00:00:00Z');
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Alertmanager's error answer: the message as a JSON string. */
@@ -32,15 +30,6 @@ function ok(c: Context, body: unknown): Response {
 /** strfmt.DateTime: RFC 3339 with milliseconds, UTC. */
 function fmtTime(ms: number): string {
   return new Date(ms === 0 ? ZERO_TIME_MS : ms).toISOString();
-}
-
-/** Parses an API time; 0 for absent or Go's zero time; undefined when malformed. */
-function parseTime(v: unknown): number | undefined {
-  if (v === undefined || v === null || v === '') return 0;
-  if (typeof v !== 'string' || !RFC3339.test(v)) return undefined;
-  const ms = Date.parse(v);
-  if (Number.isNaN(ms)) return undefined;
-  return ms <= ZERO_TIME_MS ? 0 : ms;
 }
 
 function boolParam(c: Context, name: string): boolean | undefined {
@@ -163,8 +152,8 @@ function decodeSilence(raw: unknown): { id?: string; matchers: SilenceMatcherRec
     const type = x.isRegex ? (isEqual ? '=~' : '!~') : isEqual ? '=' : '!=';
     return { name: x.name as string, type, value: x.value as string };
   });
-  const startsAt = parseTime(o.startsAt);
-  const endsAt = parseTime(o.endsAt);
+  const startsAt = parseAlertTime(o.startsAt);
+  const endsAt = parseAlertTime(o.endsAt);
   if (startsAt === undefined || startsAt === 0) fail(`startsAt in body must be of type date-time: ${JSON.stringify(o.startsAt)}`);
   if (endsAt === undefined || endsAt === 0) fail(`endsAt in body must be of type date-time: ${JSON.stringify(o.endsAt)}`);
   if (typeof o.createdBy !== 'string') fail('createdBy in body must be of type string');

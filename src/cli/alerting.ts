@@ -23,9 +23,7 @@ async function loadRouting(file: string, io: CommandIo): Promise<AlertmanagerCon
   try {
     const top = parseDocument(text).toJS() as Record<string, unknown> | null;
     if (top && typeof top === 'object' && 'route' in top) return parseAlertmanagerConfig(text, file);
-    const sections = configSections();
-    if (!sections.some((s) => s.key === 'alerting')) sections.push(alertingSection);
-    const am = parseConfig(text, file, sections).get(alertingSection).alertmanager;
+    const am = parseConfig(text, file, configSections()).get(alertingSection).alertmanager;
     if (!am) io.err(`vigil: error: ${file} has no alerting routing configuration (alerting.route)\n`);
     return am;
   } catch (e) {
