@@ -16,7 +16,8 @@ import { Engine } from '../promql/index.ts';
 import { AlertDispatcher, RuleManager, engineQueryFunc } from '../rules/index.ts';
 import { ApiError, errorResponse } from './errors.ts';
 import type { ApiDeps } from './deps.ts';
-import { goTimeJson, registerRulesRoutes } from './rules-routes.ts';
+import { formatGoTime as goTimeJson } from '../model/index.ts';
+import { registerRulesRoutes } from './rules-routes.ts';
 
 const logger = pino({ level: 'silent' });
 

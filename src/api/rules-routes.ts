@@ -4,17 +4,11 @@
  * `GET /api/v1/alertmanagers`, in Prometheus' JSON shapes. Registered when `deps.rules` is set.
  */
 import type { Context, Hono } from 'hono';
-import { matchesAll, type Labels, type Matcher } from '../model/index.ts';
+import { formatGoTime, matchesAll, type Labels, type Matcher } from '../model/index.ts';
 import { parseMetricSelector, formatFloatE } from '../promql/index.ts';
 import { AlertingRule, RecordingRule, type Alert, type Group } from '../rules/index.ts';
 import type { ApiDeps } from './deps.ts';
 import { ApiError, successResponse } from './errors.ts';
-
-/** Go's time.Time JSON (RFC 3339 with the fraction's trailing zeros dropped); 0 is Go's zero time. */
-export function goTimeJson(ms: number): string {
-  if (ms === 0) return '0001-01-01T00:00:00Z';
-  return new Date(ms).toISOString().replace(/\.?0+Z$/, 'Z');
-}
 
 function labelsJson(l: Labels): Record<string, string> {
   const out: Record<string, string> = {};
@@ -23,8 +17,8 @@ function labelsJson(l: Labels): Record<string, string> {
 }
 
 function alertJson(a: Alert): Record<string, unknown> {
-  const o: Record<string, unknown> = { labels: labelsJson(a.labels), annotations: labelsJson(a.annotations), state: a.state, activeAt: goTimeJson(a.activeAt) };
-  if (a.keepFiringSince !== 0) o.keepFiringSince = goTimeJson(a.keepFiringSince);
+  const o: Record<string, unknown> = { labels: labelsJson(a.labels), annotations: labelsJson(a.annotations), state: a.state, activeAt: formatGoTime(a.activeAt) };
+  if (a.keepFiringSince !== 0) o.keepFiringSince = formatGoTime(a.keepFiringSince);
   o.value = formatFloatE(a.value);
   return o;
 }
@@ -84,7 +78,7 @@ export function registerRulesRoutes(app: Hono, deps: ApiDeps): void {
           health: r.health,
           ...(r.lastError ? { lastError: r.lastError.message } : {}),
           evaluationTime: r.evaluationMs / 1000,
-          lastEvaluation: goTimeJson(r.lastEvaluation),
+          lastEvaluation: formatGoTime(r.lastEvaluation),
         };
         if (r instanceof AlertingRule) {
           if (!returnAlerts) continue;
@@ -134,5 +128,5 @@ export function registerRulesRoutes(app: Hono, deps: ApiDeps): void {
 }
 
 function groupJson(g: Group): { name: string; file: string; rules: unknown[]; interval: number; limit: number; evaluationTime: number; lastEvaluation: string } {
-  return { name: g.name, file: g.file, rules: [], interval: g.intervalMs / 1000, limit: g.limit, evaluationTime: g.evaluationMs / 1000, lastEvaluation: goTimeJson(g.lastEvaluation) };
+  return { name: g.name, file: g.file, rules: [], interval: g.intervalMs / 1000, limit: g.limit, evaluationTime: g.evaluationMs / 1000, lastEvaluation: formatGoTime(g.lastEvaluation) };
 }

@@ -69,6 +69,15 @@ export function formatRfc3339(ms: number): string {
   return new Date(ms).toISOString();
 }
 
+/**
+ * Milliseconds as Go's time.Time marshals to JSON (RFC 3339, UTC, fraction without trailing
+ * zeros: `2023-11-14T22:13:20.12Z`); 0 is Go's zero time, `0001-01-01T00:00:00Z`.
+ */
+export function formatGoTime(ms: number): string {
+  if (ms === 0) return '0001-01-01T00:00:00Z';
+  return new Date(ms).toISOString().replace(/\.?0+Z$/, 'Z');
+}
+
 /** The current time in milliseconds (the one clock function Vigil code calls; tests may swap it). */
 export interface Clock {
   now(): number;

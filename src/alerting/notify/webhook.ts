@@ -5,22 +5,12 @@
  * payload then describes only those) and counts the rest in `truncatedAlerts`.
  */
 import { quoteMeta } from '../../template/index.ts';
-import type { Labels } from '../../model/index.ts';
+import { formatGoTime, type Labels } from '../../model/index.ts';
 import { resolvedAt, type Alert } from '../alert.ts';
 import type { WebhookConfig } from '../config.ts';
 import { NotifyError } from '../errors.ts';
 import { httpRequest } from './http.ts';
 import { checkResponse, type Integration, type IntegrationEnv, type NotifyContext } from './integration.ts';
-
-const GO_ZERO_TIME = '0001-01-01T00:00:00Z';
-
-/** Go's RFC3339Nano for a UTC time in ms: fraction without trailing zeros; Go's zero time for 0. */
-export function goTimeString(ms: number): string {
-  if (ms === 0) return GO_ZERO_TIME;
-  const iso = new Date(ms).toISOString();
-  // 2024-01-01T00:00:00.120Z → .12; .000 → no fraction.
-  return iso.endsWith('.000Z') ? iso.slice(0, -5) + 'Z' : iso.replace(/0{1,2}Z$/, 'Z');
-}
 
 /** Labels every alert shares with the same value (Alertmanager's CommonLabels / CommonAnnotations). */
 function common(sets: readonly Labels[]): Record<string, string> {
@@ -59,7 +49,7 @@ export class WebhookIntegration implements Integration {
       const status = resolvedAt(a, now) ? 'resolved' : 'firing';
       if (status === 'firing') firing = true;
       return {
-        status, labels: a.labels.toRecord(), annotations: a.annotations.toRecord(), startsAt: goTimeString(a.startsAt), endsAt: goTimeString(a.endsAt),
+        status, labels: a.labels.toRecord(), annotations: a.annotations.toRecord(), startsAt: formatGoTime(a.startsAt), endsAt: formatGoTime(a.endsAt),
         generatorURL: a.generatorURL, fingerprint: a.fingerprint,
       };
     });
