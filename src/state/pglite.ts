@@ -87,6 +87,11 @@ async function cachedTemplate(onProgress?: (m: string) => void): Promise<string 
   const tmp = `${final}.tmp-${process.pid}-${Date.now()}`;
   try {
     mkdirSync(base, { recursive: true });
+    // Templates whose building was interrupted (the cache is shared: only dead builders' ones).
+    for (const e of readdirSync(base)) {
+      const m = /^pglite-.+-initdb\.tmp-(\d+)-/.exec(e);
+      if (m && !pidAlive(Number(m[1]))) rmSync(join(base, e), { recursive: true, force: true });
+    }
     onProgress?.(`initialising the embedded state database template in ${final} (once per machine, takes a few seconds)`);
     const t0 = Date.now();
     await runInitdb(tmp, false);
@@ -99,8 +104,9 @@ async function cachedTemplate(onProgress?: (m: string) => void): Promise<string 
     }
     onProgress?.(`embedded state database template ready in ${Date.now() - t0} ms`);
     return existsSync(join(final, 'VIGIL_COMPLETE')) ? final : undefined;
-  } catch {
+  } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
+    onProgress?.(`could not prepare the embedded state database template in ${final} (${errorMessage(e)}); initialising this store directly`);
     return undefined;
   }
 }

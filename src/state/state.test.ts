@@ -313,6 +313,28 @@ describe('state: the embedded store is created by its first write', () => {
     }
   });
 
+  test('the per-machine template: built once, and copies left by an interrupted build of a dead process are removed', async () => {
+    const cache = tempDir('vigil-template-cache-');
+    const prev = process.env.VIGIL_CACHE_DIR;
+    process.env.VIGIL_CACHE_DIR = cache;
+    try {
+      mkdirSync(cache, { recursive: true });
+      // What a kill during the first build leaves (pid 2^22 + 1 is above Linux's pid_max).
+      mkdirSync(join(cache, 'pglite-0.0.0-initdb.tmp-4194305-1'));
+      const progress: string[] = [];
+      const store = await PGliteStateStore.open({ dir: tempDir('vigil-template-user-'), onProgress: (m) => progress.push(m) });
+      await store.close();
+      const entries = readdirNames(cache);
+      assert.equal(entries.length, 1, entries.join(', '));
+      assert.match(entries[0]!, /^pglite-.+-initdb$/);
+      assert.ok(existsSync(join(cache, entries[0]!, 'VIGIL_COMPLETE')));
+      assert.ok(progress.some((m) => m.includes('template ready')), progress.join('\n'));
+    } finally {
+      if (prev === undefined) delete process.env.VIGIL_CACHE_DIR;
+      else process.env.VIGIL_CACHE_DIR = prev;
+    }
+  });
+
   test('created by the first write, every acknowledged write survives kill -9', async () => {
     const dir = tempDir('vigil-crash-deferred-');
     const acked = await writeThenKill(['pglite-deferred', dir, await pgliteTemplate()], 30);
