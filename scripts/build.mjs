@@ -4,7 +4,7 @@
 // running the sources through tsx. bin/vigil.mjs uses the bundle when it is newer than every
 // source file and falls back to the sources otherwise. Run by `npm start` and after `npm ci`.
 import { build } from 'esbuild';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -25,5 +25,4 @@ await build({
 });
 // Files the code locates next to itself at run time.
 copyFileSync(join(root, 'src/state/pglite-initdb.mjs'), join(dist, 'pglite-initdb.mjs'));
-writeFileSync(join(dist, 'BUILT'), `${new Date().toISOString()}\n`);
 if (!process.argv.includes('--quiet')) console.error(`[build] dist/vigil.mjs in ${Date.now() - t0} ms`);

@@ -892,9 +892,9 @@ export class ExpositionParser {
     if (c === 35) {
       if (b[p + 1] !== 32) throw this.errAt(p, 'expected "# HELP", "# TYPE", "# UNIT" or "# EOF" (exactly one space after "#")');
       const q = p + 2;
-      if (startsWithAscii(b, q, end, 'HELP ')) return this.omMeta(q + 5, Entry.Help, 'HELP');
-      if (startsWithAscii(b, q, end, 'TYPE ')) return this.omMeta(q + 5, Entry.Type, 'TYPE');
-      if (startsWithAscii(b, q, end, 'UNIT ')) return this.omMeta(q + 5, Entry.Unit, 'UNIT');
+      if (startsWithAscii(b, q, end, 'HELP ')) return this.omMeta(p, q + 5, Entry.Help, 'HELP');
+      if (startsWithAscii(b, q, end, 'TYPE ')) return this.omMeta(p, q + 5, Entry.Type, 'TYPE');
+      if (startsWithAscii(b, q, end, 'UNIT ')) return this.omMeta(p, q + 5, Entry.Unit, 'UNIT');
       if (startsWithAscii(b, q, end, 'EOF')) {
         let r = q + 3;
         if (r < end && b[r] === 10) r++;
@@ -910,7 +910,8 @@ export class ExpositionParser {
     throw this.errAt(p, `expected a metric name, "{" or "#" at the start of a line, got ${describeChar(b, p, end)}`);
   }
 
-  private omMeta(q: number, kind: EntryKind, word: string): EntryKind {
+  /** A `# HELP|TYPE|UNIT` line starting at `lineStart`, its name at `q`. */
+  private omMeta(lineStart: number, q: number, kind: EntryKind, word: string): EntryKind {
     const b = this.buf;
     const end = this.end;
     const n = b[q]!;
@@ -949,7 +950,7 @@ export class ExpositionParser {
         throw this.errAt(this.textStart, `unit ${JSON.stringify(u)} not a suffix of metric ${JSON.stringify(m)}`);
       }
     }
-    this.lineStartOffset = q - 7;
+    this.lineStartOffset = lineStart;
     this.lineEndOffset = eol;
     this.finishLine(eol);
     return kind;
