@@ -259,7 +259,14 @@ export class ScrapeLoop {
       release?.();
       return;
     }
-    let app = this.opts.appendable.appender();
+    let app: Appender;
+    try {
+      app = this.opts.appendable.appender();
+    } catch (e) {
+      // The store is closed or broken: give the pooled response buffer and connection back.
+      release?.();
+      throw e;
+    }
     const counts = { total: 0, added: 0, seriesAdded: 0 };
     let cur = this.iter + 1;
     if (scrapeErr === undefined && body !== undefined) {
