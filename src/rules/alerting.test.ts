@@ -407,3 +407,30 @@ groups:
   assert.equal(h.group.rules[0]!.query, 'sum by (job) (up)');
   assert.equal(h.group.rules[1]!.query, 'up == 0');
 });
+
+test('a store that refuses writes sets health err with lastError on each rule; the rules recover with the store', async () => {
+  const storage = new MemoryStorage();
+  const h = groupFromYaml(`
+groups:
+- name: g
+  rules:
+  - record: r
+    expr: vector(1)
+  - alert: A
+    expr: vector(1)
+`, { storage });
+  await h.group.eval(0);
+  const working = storage.appender.bind(storage);
+  storage.appender = () => {
+    throw new Error('the store is closed');
+  };
+  await h.group.eval(1 * M);
+  for (const rule of h.group.rules) {
+    assert.equal(rule.health, 'err', rule.name);
+    assert.equal(rule.lastError?.message, 'the store is closed');
+  }
+  assert.equal(h.group.stats.evaluationFailures, 2);
+  storage.appender = working;
+  await h.group.eval(2 * M);
+  for (const rule of h.group.rules) assert.equal(rule.health, 'ok', rule.name);
+});

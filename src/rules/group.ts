@@ -229,7 +229,14 @@ export class Group {
   /** Appends a rule's output and stale markers for series it no longer produces; false when the commit failed. */
   private async appendResults(i: number, rule: Rule, vector: OutputSample[], ts: number): Promise<boolean> {
     const { logger } = this.opts;
-    const app = this.opts.appendable.appender();
+    let app: Appender;
+    try {
+      app = this.opts.appendable.appender();
+    } catch (e) {
+      // The store refuses writes (closed, failing): reported on the rule like a failed commit.
+      this.appendFailed(rule, e);
+      return false;
+    }
     const returned = new Map<string, Labels>();
     let outOfOrder = 0;
     let tooOld = 0;
@@ -259,20 +266,24 @@ export class Group {
     try {
       await app.commit();
     } catch (e) {
-      rule.setError(e instanceof Error ? e : new Error(String(e)));
-      this.stats.evaluationFailures++;
-      logger.warn({ group: this.name, rule: rule.name, err: errorMessage(e) }, 'Rule sample appending failed');
+      this.appendFailed(rule, e);
       return false;
     }
     this.seriesInPreviousEval[i] = returned;
     return true;
   }
 
+  private appendFailed(rule: Rule, e: unknown): void {
+    rule.setError(e instanceof Error ? e : new Error(String(e)));
+    this.stats.evaluationFailures++;
+    this.opts.logger.warn({ group: this.name, rule: rule.name, err: errorMessage(e) }, 'Rule sample appending failed');
+  }
+
   private async cleanupStaleSeries(ts: number): Promise<void> {
     if (this.staleSeries.length === 0) return;
-    const app = this.opts.appendable.appender();
-    for (const s of this.staleSeries) appendStale(app, s, ts - this.queryOffsetMs, this.opts.logger);
     try {
+      const app = this.opts.appendable.appender();
+      for (const s of this.staleSeries) appendStale(app, s, ts - this.queryOffsetMs, this.opts.logger);
       await app.commit();
       this.staleSeries = [];
     } catch (e) {
@@ -372,7 +383,8 @@ export class Group {
       try {
         await this.eval(evalTs);
       } catch (e) {
-        // eval handles rule errors itself; this is the storage failing underneath (e.g. closed).
+        // eval reports rule and storage errors on the rules themselves; this only keeps an
+        // unexpected failure from stopping the group's loop.
         this.opts.logger.error({ group: this.name, err: errorMessage(e) }, 'rule group evaluation failed');
       }
       const ms = performance.now() - t0;
