@@ -616,21 +616,19 @@ export class BlockSeries implements Series {
     if (this.deleted) return undefined;
     const out: EncodedChunk[] = [];
     for (let j = this.from; j < this.to; j++) {
-      const n = this.cap.words[j]!;
-      this.cap.load(this.cap.file[j]!, this.cap.off[j]!, n + 1);
+      // Checked (once per cached page) and reported as every read of the block is.
+      this.block.loadChunk(this.cap, j);
       const data = this.cap.data;
       const base = this.cap.base;
-      const body = data.subarray(base, base + n);
-      if (crc32(new Uint8Array(body.buffer, body.byteOffset, body.byteLength)) !== data[base + n]) {
-        throw new TsdbError('corrupt_chunk', `block ${this.block.ulid}: chunk checksum mismatch (file ${this.cap.file[j]}, offset ${this.cap.off[j]! * 4})`);
-      }
-      const d = new BlockChunkDecoder();
-      d.reset(data, base, this.cap.minT[j]!);
-      out.push({ words: body.slice(), minT: this.cap.minT[j]!, maxT: this.cap.maxT[j]!, n: d.n });
+      rawCountDecoder.reset(data, base, this.cap.minT[j]!);
+      out.push({ words: data.slice(base, base + this.cap.words[j]!), minT: this.cap.minT[j]!, maxT: this.cap.maxT[j]!, n: rawCountDecoder.n });
     }
     return out;
   }
 }
+
+/** Reads the sample count of chunks copied by `rawChunks`. */
+const rawCountDecoder = new BlockChunkDecoder();
 
 export class Block {
   readonly dir: string;
