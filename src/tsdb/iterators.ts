@@ -4,6 +4,7 @@
  * sample. Samples outside [mint, maxt] and inside deleted intervals are skipped.
  */
 import { ValueType, type SampleBuffer, type SampleIterator } from '../storage/index.ts';
+import { words32 } from './codec.ts';
 
 /** Decoded samples per batch. */
 export const BATCH = 128;
@@ -211,14 +212,16 @@ function inIntervals(t: number, d: Float64Array): boolean {
  */
 export function dropDeleted(buf: SampleBuffer, start: number, deleted: Float64Array): number {
   const bt = buf.ts;
-  const bv = buf.vs;
+  // Values move as their two 32-bit words: NaN payloads (the stale marker) stay exact.
+  const bv32 = words32(buf.vs);
   let k = start;
   for (let i = start; i < buf.n; i++) {
     const t = bt[i]!;
     if (inIntervals(t, deleted)) continue;
     if (k !== i) {
       bt[k] = t;
-      bv.copyWithin(k, i, i + 1);
+      bv32[2 * k] = bv32[2 * i]!;
+      bv32[2 * k + 1] = bv32[2 * i + 1]!;
     }
     k++;
   }
