@@ -174,22 +174,22 @@ export class HistoryRecorder {
     this.pendingNotifications = [];
     const store = this.opts.store;
     this.writing = (async () => {
-      const entries = [...alerts.entries()];
-      for (let off = 0; off < entries.length; off += WRITE_CHUNK) {
+      const keys = [...alerts.keys()];
+      const records = [...alerts.values()];
+      for (let off = 0; off < records.length; off += WRITE_CHUNK) {
         if (off > 0) await nextTurn();
-        const chunk = entries.slice(off, off + WRITE_CHUNK);
         try {
-          await store.history.upsertAlerts(chunk.map(([, r]) => r));
+          await store.history.upsertAlerts(records.slice(off, off + WRITE_CHUNK));
         } catch (e) {
           this.opts.metrics.historyWriteFailures++;
-          this.opts.logger.error({ err: errorMessage(e), records: entries.length - off }, 'writing alert history failed; will retry');
+          this.opts.logger.error({ err: errorMessage(e), records: records.length - off }, 'writing alert history failed; will retry');
           // This chunk and the rest; newer versions queued meanwhile win.
-          for (const [k, r] of entries.slice(off)) if (!this.pendingAlerts.has(k)) this.pendingAlerts.set(k, r);
+          for (let i = off; i < records.length; i++) if (!this.pendingAlerts.has(keys[i]!)) this.pendingAlerts.set(keys[i]!, records[i]!);
           break;
         }
       }
       for (let off = 0; off < notes.length; off += WRITE_CHUNK) {
-        if (off > 0 || entries.length > 0) await nextTurn();
+        if (off > 0 || records.length > 0) await nextTurn();
         const chunk = notes.slice(off, off + WRITE_CHUNK);
         try {
           await store.history.insertNotifications(chunk);
