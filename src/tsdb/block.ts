@@ -635,6 +635,8 @@ export class Block {
   readonly meta: BlockMeta;
   private readonly index: Uint8Array;
   private symbols: string[] = [];
+  /** Scratch of seriesEntry: a series' label symbol ids. */
+  private labelIds = new Int32Array(64);
   private seriesStart = 0;
   private seriesOffsets = new Uint32Array(0);
   private postingsStart = 0;
@@ -964,15 +966,7 @@ export class Block {
     return out;
   }
 
-  /** Appends the chunks of series i overlapping [mint, maxt] to cap (after skipping its labels). */
-  private captureChunks(i: number, mint: number, maxt: number, cap: BlockCapture, deleted: Float64Array | null): void {
-    const r = this.indexAt(this.seriesOffsets[i]!);
-    const nl = r.uvarint() * 2;
-    for (let k = 0; k < nl; k++) r.uvarint();
-    this.captureChunksAt(r, mint, maxt, cap, deleted);
-  }
-
-  /** captureChunks with the reader positioned after the series' labels. */
+  /** Appends the chunks overlapping [mint, maxt] to cap; `r` is positioned after the series' labels. */
   private captureChunksAt(r: ByteReader, mint: number, maxt: number, cap: BlockCapture, deleted: Float64Array | null): void {
     const nc = r.uvarint();
     let prevMax = this.meta.minTime;
@@ -1084,12 +1078,30 @@ export class Block {
    * a block in label order without materialising every series. The caller pins the block.
    */
   seriesAt(i: number, mint: number, maxt: number, cap?: BlockCapture): BlockSeries | undefined {
-    const c = cap ?? new BlockCapture(this);
-    const del = this.tombstones.get(i) ?? null;
-    const from = c.minT.length;
-    this.captureChunks(i, mint, maxt, c, del);
-    if (c.minT.length === from) return undefined;
-    return new BlockSeries(Labels.fromSortedPairs(this.seriesPairs(i)), this, c, from, c.minT.length, mint, maxt, del);
+    return this.seriesEntry(i, mint, maxt, cap ?? new BlockCapture(this), this.tombstones.get(i) ?? null);
+  }
+
+  /**
+   * Series i with its chunks overlapping [mint, maxt] captured into cap, from one pass over its
+   * index entry (label symbol ids, then chunk metas); undefined when no chunk overlaps.
+   */
+  private seriesEntry(i: number, mint: number, maxt: number, cap: BlockCapture, del: Float64Array | null): BlockSeries | undefined {
+    const r = this.indexAt(this.seriesOffsets[i]!);
+    const nl = r.uvarint() * 2;
+    if (nl > this.labelIds.length) this.labelIds = new Int32Array(nl);
+    const ids = this.labelIds;
+    for (let q = 0; q < nl; q++) ids[q] = r.uvarint();
+    const from = cap.minT.length;
+    this.captureChunksAt(r, mint, maxt, cap, del);
+    if (cap.minT.length === from) return undefined;
+    const syms = this.symbols;
+    const pairs: string[] = new Array(nl);
+    for (let q = 0; q < nl; q++) {
+      const sym = syms[ids[q]!];
+      if (sym === undefined) throw new TsdbError('corrupt_block', `block ${this.ulid}: series ${i} references a missing symbol`);
+      pairs[q] = sym;
+    }
+    return new BlockSeries(Labels.fromSortedPairs(pairs), this, cap, from, cap.minT.length, mint, maxt, del);
   }
 
   /** A capture to share among seriesAt() calls (shared read-ahead). */
@@ -1104,26 +1116,11 @@ export class Block {
     const cap = new BlockCapture(this, true);
     const out: BlockSeries[] = [];
     const tombs = this.tombstones.size > 0 ? this.tombstones : null;
-    const syms = this.symbols;
-    let ids = new Int32Array(64);
     for (let k = 0; k < ps.length; k++) {
       const i = ps[k]!;
-      const del = tombs === null ? null : (tombs.get(i) ?? null);
-      // One pass over the series entry: label symbol ids, then the chunk metas.
-      const r = this.indexAt(this.seriesOffsets[i]!);
-      const nl = r.uvarint() * 2;
-      if (nl > ids.length) ids = new Int32Array(nl);
-      for (let q = 0; q < nl; q++) ids[q] = r.uvarint();
-      const from = cap.minT.length;
-      this.captureChunksAt(r, mint, maxt, cap, del);
-      if (cap.minT.length === from) continue;
-      const pairs: string[] = new Array(nl);
-      for (let q = 0; q < nl; q++) {
-        const sym = syms[ids[q]!];
-        if (sym === undefined) throw new TsdbError('corrupt_block', `block ${this.ulid}: series ${i} references a missing symbol`);
-        pairs[q] = sym;
-      }
-      out.push(new BlockSeries(Labels.fromSortedPairs(pairs), this, cap, from, cap.minT.length, mint, maxt, del));
+      const s = this.seriesEntry(i, mint, maxt, cap, tombs === null ? null : (tombs.get(i) ?? null));
+      if (s === undefined) continue;
+      out.push(s);
       if (limit > 0 && out.length >= limit) break;
     }
     return out;
